@@ -1,0 +1,98 @@
+"""`scaffold-rl` command line: subcommands only, no logic.
+
+Every subcommand takes dotted config overrides (`train.lr=1e-4 rollout.num_generations=4`) after its
+options; `--config FILE` loads a YAML first. Unknown keys are errors naming the closest valid ones.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from scaffold_rl.config import RunConfig
+from scaffold_rl.configio import ConfigError, describe_config, load_config
+
+DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
+
+
+def _config(args, default_file: Path | None = None) -> RunConfig:
+    path = args.config or (default_file if default_file and default_file.exists() else None)
+    return load_config(RunConfig, path, args.overrides)
+
+
+def cmd_train(args) -> None:
+    from scaffold_rl.train.run import train
+
+    if args.help_config:
+        print(describe_config(RunConfig))
+        return
+    if args.resume:
+        if args.overrides or args.config:
+            raise ConfigError("--resume continues a run with its saved config; drop the overrides")
+        train(None, run_dir=Path(args.resume), resume=True)
+        return
+    run_dir = train(_config(args))
+    print(f"run folder: {run_dir}")
+
+
+def cmd_demo(args) -> None:
+    from scaffold_rl.demo import run_demo
+
+    run_demo(_config(args, DEMO_CONFIG))
+
+
+def cmd_pretrain(args) -> None:
+    from scaffold_rl.models.loading import load_policy
+    from scaffold_rl.train.trainer import set_threads
+
+    cfg = _config(args)
+    set_threads(cfg.train.threads)
+    if cfg.model.path:
+        raise ConfigError("pretrain builds the embedded model; model.path must be unset")
+    load_policy(cfg)
+
+
+def cmd_eval(args) -> None:
+    from scaffold_rl.eval.cli_eval import evaluate_cli
+
+    cfg = _config(args)
+    out = evaluate_cli(cfg, run=args.run, output=args.output)
+    print(json.dumps(out, indent=1))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scaffold-rl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--config", type=Path, help="YAML config file (see --help-config for every key)")
+        p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=1e-4")
+        return p
+
+    p = common(sub.add_parser("train", help="GRPO training run (embedded task by default)"))
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--help-config", action="store_true", help="list every config key with its default and meaning")
+    p.set_defaults(func=cmd_train)
+    p = common(sub.add_parser("demo", help="the learning cliff on the embedded task, end to end on CPU"))
+    p.set_defaults(func=cmd_demo)
+    p = common(sub.add_parser("pretrain", help="pretrain (or fetch from cache) the embedded base model"))
+    p.set_defaults(func=cmd_pretrain)
+    p = common(sub.add_parser("eval", help="evaluate a model: per-level greedy/sampled accuracy, pass@k, maj@k"))
+    p.add_argument("--run", type=Path, help="evaluate the final model of this run folder")
+    p.add_argument("--output", type=Path, help="write the metrics JSON here")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

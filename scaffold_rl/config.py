@@ -1,0 +1,141 @@
+"""Typed configuration. Every knob is documented where it is declared (help=...).
+
+Load with `scaffold_rl.configio.load_config(RunConfig, "configs/demo.yaml", ["train.lr=1e-4"])`; unknown keys are
+errors that name the key and the closest valid ones. Defaults are the embedded learning-cliff setting the CPU
+trials validated (see docs/benchmarks.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+def knob(default, help: str, **kw):
+    """A dataclass field with its documentation attached (shown by `scaffold-rl train --help-config`)."""
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class TaskConfig:
+    name: str = knob("arithmetic", "Task: 'arithmetic' (embedded procedural task) or a benchmark name / JSONL path "
+                     "(math500, gsm8k_train, math_train, path/to/file.jsonl).")
+    train_levels: list[int] = knob([2, 3, 3], "Arithmetic levels sampled for RL training; repeat a level to weight it.")
+    eval_levels: list[int] = knob([1, 2, 3, 4], "Arithmetic levels evaluated per run (held-out test split).")
+    value_min: int = knob(100, "Smallest value any intermediate result may take (arithmetic).")
+    value_max: int = knob(999, "Largest value any intermediate result may take (arithmetic). A wide range keeps the "
+                          "chance that a wrong chain hits the right answer low.")
+    operand_max: int = knob(9, "Largest operand of an operation (arithmetic).")
+    ops: str = knob("+-", "Operations the arithmetic task draws from (subset of '+-*').")
+    seed: int = knob(0, "Task seed: fixes the problem space and the train/test split.")
+    num_train_problems: int = knob(20000, "Training problems drawn for RL (the trainer samples from them).")
+
+    def __post_init__(self):
+        if not self.train_levels or min(self.train_levels) < 1:
+            raise ValueError("train_levels must be a non-empty list of levels >= 1")
+
+
+@dataclass
+class EmbeddedModelConfig:
+    hidden_size: int = knob(256, "Hidden size of the tiny Qwen2 model.")
+    intermediate_size: int = knob(512, "MLP width.")
+    num_layers: int = knob(4, "Transformer layers.")
+    num_heads: int = knob(4, "Attention heads (no grouped-query attention).")
+    max_positions: int = knob(256, "Maximum sequence length.")
+
+
+@dataclass
+class PretrainConfig:
+    steps: int = knob(450, "Supervised steps of the embedded model (about 4-5 min on 2 cores).")
+    batch_size: int = knob(128, "Sequences per supervised step.")
+    lr: float = knob(2e-3, "Peak learning rate (AdamW, cosine decay to 10% after warm-up).")
+    warmup_steps: int = knob(50, "Linear warm-up steps.")
+    level_mix: dict[int, float] = knob({1: 0.33, 2: 0.665, 3: 0.005},
+                                       "Share of each level in pretraining. A trace (0.5%) of the first hard level "
+                                       "gives latent ability that hints can unlock, as real base models have.")
+    seed: int = knob(0, "Seed of weights init and data order.")
+    max_minutes: float | None = knob(None, "Stop pretraining early after this many minutes (breaks the cache key's "
+                                     "promise of a fixed result; for experiments only).")
+
+
+@dataclass
+class ModelConfig:
+    path: str | None = knob(None, "Local Hugging Face causal LM directory. None = the embedded tiny model, pretrained "
+                            "in-process and cached (see `pretrain`).")
+    embedded: EmbeddedModelConfig = field(default_factory=EmbeddedModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    cache_dir: str | None = knob(None, "Where pretrained embedded models are cached. Default: $SCAFFOLD_RL_CACHE or "
+                                 "~/.cache/scaffold-rl.")
+
+
+@dataclass
+class RolloutConfig:
+    num_generations: int = knob(8, "Samples per problem (the GRPO group size G).")
+    max_new_tokens: int = knob(64, "Longest completion; longer ones are cut and count as truncated.")
+    temperature: float = knob(1.0, "Sampling temperature for training rollouts.")
+    top_k: int = knob(0, "Top-k sampling (0 = off).")
+    top_p: float = knob(1.0, "Nucleus sampling (1.0 = off).")
+    static_cache: bool = knob(True, "Use a static KV cache in generation (faster on CPU and GPU).")
+    generation_batch_size: int = knob(256, "Most sequences generated at once.")
+
+
+@dataclass
+class RewardConfig:
+    kind: Literal["strict", "answer"] = knob("strict", "'strict': 1 only when the whole reference chain is "
+                                             "reproduced (no lucky answers; needs a task with references). "
+                                             "'answer': 1 when the final answer verifies.")
+    verifier_timeout_s: float = knob(2.0, "Time bound per answer check; a timed-out check scores 0 and is counted.")
+
+
+@dataclass
+class StrategyConfig:
+    name: Literal["grpo"] = knob("grpo", "Rescue strategy applied to each step's groups. 'grpo': none (plain GRPO).")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = knob(200, "Optimizer steps (one generation batch each).")
+    max_minutes: float | None = knob(None, "Stop after this much training time (equal wall-clock comparisons).")
+    prompts_per_step: int = knob(16, "Problems per step; each gets num_generations samples.")
+    lr: float = knob(2e-4, "Learning rate (constant). 2e-4 is the trial's usable maximum for the tiny model.")
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"] = knob(
+        "dapo", "TRL loss aggregation: 'dapo' = token-level mean over the batch, 'grpo' = per-sequence mean, "
+        "'dr_grpo' = sum / (batch x max length), ...")
+    scale_rewards: Literal["group", "batch", "none"] = knob("group", "Advantage scaling: divide by the group std "
+                                                            "('group', GRPO), batch std, or not at all (Dr.GRPO).")
+    epsilon: float = knob(0.2, "Lower clip range of the ratio.")
+    epsilon_high: float | None = knob(None, "Upper clip range (DAPO clip-higher uses 0.28); None = epsilon.")
+    beta: float = knob(0.0, "KL coefficient against the initial model (0 = no reference model).")
+    weight_decay: float = knob(0.0, "AdamW weight decay.")
+    adam_beta2: float = knob(0.99, "AdamW beta2.")
+    max_grad_norm: float = knob(1.0, "Gradient clipping.")
+    seed: int = knob(0, "Seed of sampling, data order and updates; runs with equal seeds are identical on CPU.")
+    save_every: int = knob(10, "Checkpoint every this many steps (resume loses at most these).")
+    keep_checkpoints: int = knob(2, "Checkpoints kept on disk.")
+    threads: int | None = knob(None, "torch CPU threads (None = all cores). Use 1 when two runs share 2 cores.")
+
+
+@dataclass
+class EvalConfig:
+    n_per_level: int = knob(200, "Held-out problems per level.")
+    hint_depths: list[int] = knob([0, 1, 2], "Solution-prefix hint depths evaluated on the first hard level "
+                                  "(0 = unhinted), to show latent ability.")
+    samples: int = knob(8, "Samples per problem for pass@k / maj@k (0 = greedy only).")
+    sample_problems: int = knob(50, "Problems per level used for the sampled metrics.")
+    every: int = knob(0, "Evaluate (greedy, unhinted) every this many training steps; 0 = only before and after.")
+    max_new_tokens: int = knob(64, "Completion length limit in evaluation.")
+    batch_size: int = knob(512, "Most sequences generated at once in evaluation.")
+
+
+@dataclass
+class RunConfig:
+    name: str = knob("run", "Run name; the run folder is <output_dir>/<name>-<timestamp>.")
+    output_dir: str = knob("runs", "Parent folder of run folders.")
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)

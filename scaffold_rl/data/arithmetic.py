@@ -1,0 +1,152 @@
+"""The embedded learning-cliff task: multi-step integer arithmetic with a difficulty knob.
+
+A problem is a start value followed by `level` operations, evaluated left to right, e.g.
+
+    prompt      Q:143-7+8=?\nS:
+    reference   143-7=136.136+8=144.\nA:144
+
+Every problem carries its solution steps (hints are built from them) and the full reference completion
+(the strict reward compares against it). Difficulty = number of operations; a model pretrained on one
+and two operations meets a cliff at three.
+
+Problems are drawn from a counter-based RNG keyed by (seed, split, level, index), so any problem can
+be regenerated alone, generation is deterministic, and train/test are disjoint by construction: a
+problem's split is decided by a hash of its text, never by where it was drawn.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+from scaffold_rl.types import Problem
+
+ANSWER_PATTERN = r"A:(-?\d+)"
+
+
+@dataclass(frozen=True)
+class ArithmeticSpec:
+    """Shape of the task. Defaults give answers in 100..999, so a wrong chain rarely lands on the answer."""
+
+    value_min: int = 100
+    value_max: int = 999
+    operand_max: int = 9
+    ops: str = "+-"
+    test_fraction: float = 0.2  # share of the problem space reserved for evaluation
+
+    def __post_init__(self):
+        if not 0 <= self.value_min < self.value_max:
+            raise ValueError("value_min must be >= 0 and below value_max")
+        if self.operand_max < 1:
+            raise ValueError("operand_max must be >= 1")
+        if not self.ops or set(self.ops) - set("+-*"):
+            raise ValueError(f"ops must be a non-empty subset of '+-*', got {self.ops!r}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError("test_fraction must be in (0, 1)")
+
+
+def _apply(value: int, op: str, operand: int) -> int:
+    if op == "+":
+        return value + operand
+    if op == "-":
+        return value - operand
+    return value * operand
+
+
+def _split_of(question: str, test_fraction: float) -> str:
+    h = int.from_bytes(hashlib.blake2b(question.encode(), digest_size=8).digest(), "big")
+    return "test" if (h % 10_000) < test_fraction * 10_000 else "train"
+
+
+def make_problem(start: int, ops: list[tuple[str, int]], source: str = "arithmetic") -> Problem:
+    """Build a problem (with steps, reference and all three hint tiers) from its start value and operations."""
+    question = str(start) + "".join(f"{op}{x}" for op, x in ops)
+    steps, value = [], start
+    for op, x in ops:
+        new = _apply(value, op, x)
+        steps.append(f"{value}{op}{x}={new}.")
+        value = new
+    reference = "".join(steps) + f"\nA:{value}"
+    hints = {
+        # facts needed, without saying where they go: each operation's effect, e.g. "sub 7"
+        "knowledge": tuple({"+": "add", "-": "sub", "*": "mul"}[op] + f" {x}." for op, x in ops),
+        # the order of work without results: "143-7=?."
+        "planning": tuple(f"{'?' if i else start}{op}{x}=?." for i, (op, x) in enumerate(ops)),
+        "solution": tuple(steps),
+    }
+    return Problem(
+        id=f"{source}:{question}",
+        prompt=f"Q:{question}=?\nS:",
+        answer=str(value),
+        solution_steps=tuple(steps),
+        hints=hints,
+        level=len(ops),
+        source=source,
+        reference=reference,
+    )
+
+
+class ArithmeticTask:
+    """Deterministic generator of problems per level and split."""
+
+    answer_pattern = ANSWER_PATTERN
+
+    def __init__(self, spec: ArithmeticSpec | None = None, seed: int = 0):
+        self.spec = spec or ArithmeticSpec()
+        self.seed = seed
+
+    def _draw(self, rng: random.Random, level: int) -> tuple[int, list[tuple[str, int]]] | None:
+        s = self.spec
+        start = rng.randint(s.value_min, s.value_max)
+        value, ops = start, []
+        for _ in range(level):
+            op = rng.choice(s.ops)
+            x = rng.randint(2 if op == "*" else 1, s.operand_max)
+            value = _apply(value, op, x)
+            if not s.value_min <= value <= s.value_max:
+                return None
+            ops.append((op, x))
+        return start, ops
+
+    def problem(self, split: str, level: int, index: int) -> Problem:
+        """The index-th problem of a (split, level); same arguments always give the same problem."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if level < 1:
+            raise ValueError(f"level must be >= 1, got {level}")
+        attempt = 0
+        while True:
+            key = f"{self.seed}:{split}:{level}:{index}:{attempt}"
+            rng = random.Random(int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big"))
+            drawn = self._draw(rng, level)
+            attempt += 1
+            if drawn is None:
+                continue
+            start, ops = drawn
+            question = str(start) + "".join(f"{op}{x}" for op, x in ops)
+            if _split_of(question, self.spec.test_fraction) == split:
+                return make_problem(start, ops)
+
+    def problems(self, split: str, level: int, n: int, offset: int = 0) -> list[Problem]:
+        return [self.problem(split, level, offset + i) for i in range(n)]
+
+    def mixture(self, split: str, weights: dict[int, float], n: int, seed: int = 0) -> list[Problem]:
+        """n problems whose levels follow `weights` (level -> share); deterministic in (task seed, seed)."""
+        rng = random.Random(f"mix:{self.seed}:{seed}:{split}")
+        levels = sorted(weights)
+        counters = {lv: 0 for lv in levels}
+        out = []
+        for _ in range(n):
+            lv = rng.choices(levels, weights=[weights[x] for x in levels])[0]
+            out.append(self.problem(split, lv, seed * 1_000_000 + counters[lv]))
+            counters[lv] += 1
+        return out
+
+    def is_test(self, problem: Problem) -> bool:
+        question = problem.prompt[2:].split("=?", 1)[0]
+        return _split_of(question, self.spec.test_fraction) == "test"
+
+
+def render_hint_prefix(problem: Problem, depth: int) -> str:
+    """The first `depth` reference steps: the solution-prefix hint in the task's own format."""
+    return "".join(problem.solution_steps[:depth])

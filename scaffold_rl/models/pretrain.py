@@ -1,0 +1,132 @@
+"""Supervised pretraining of the embedded model on the easy levels, cached on disk by its config.
+
+The result is the base model of every embedded run: near-perfect on levels 1-2, at chance on level 3 (the
+cliff), with a trace of level 3 in its data so that hints can unlock latent ability there. The cache key is
+a hash of everything that changes the weights, so `demo`, `train` and the tests share one copy.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from scaffold_rl.config import ModelConfig, TaskConfig
+from scaffold_rl.data.arithmetic import ArithmeticTask
+from scaffold_rl.models.embedded import TinyModelSpec, build_model, build_tokenizer
+from scaffold_rl.progress import progress_bar
+
+
+def cache_root(model_cfg: ModelConfig) -> Path:
+    root = model_cfg.cache_dir or os.environ.get("SCAFFOLD_RL_CACHE") or Path.home() / ".cache" / "scaffold-rl"
+    return Path(root)
+
+
+def cache_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
+    payload = {
+        "format": 1,
+        "embedded": asdict(model_cfg.embedded),
+        "pretrain": {k: v for k, v in asdict(model_cfg.pretrain).items()},
+        "task": asdict(task.spec),
+        "task_seed": task.seed,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def task_from_config(task_cfg: TaskConfig) -> ArithmeticTask:
+    from scaffold_rl.data.arithmetic import ArithmeticSpec
+
+    spec = ArithmeticSpec(value_min=task_cfg.value_min, value_max=task_cfg.value_max,
+                          operand_max=task_cfg.operand_max, ops=task_cfg.ops)
+    return ArithmeticTask(spec, seed=task_cfg.seed)
+
+
+def encode_sft(tokenizer, problems, device="cpu"):
+    """Right-padded (input_ids, attention_mask, labels) with loss on the completion tokens only."""
+    rows = []
+    for p in problems:
+        prompt = tokenizer(p.prompt)["input_ids"]
+        completion = tokenizer(p.reference, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        rows.append((prompt + completion, len(prompt)))
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+    attention = torch.zeros_like(input_ids)
+    labels = torch.full_like(input_ids, -100)
+    for i, (ids, n_prompt) in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention[i, : len(ids)] = 1
+        labels[i, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
+    return input_ids.to(device), attention.to(device), labels.to(device)
+
+
+def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=print):
+    """Train the embedded model from scratch and save it (model + tokenizer + pretrain.json) to out_dir."""
+    cfg = model_cfg.pretrain
+    tokenizer = build_tokenizer()
+    spec = TinyModelSpec(**asdict(model_cfg.embedded))
+    model = build_model(tokenizer, spec, seed=cfg.seed)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.01)
+
+    def lr_at(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"pretraining embedded model ({n_params / 1e6:.2f} M parameters) for {cfg.steps} steps "
+        f"on level mix {cfg.level_mix}")
+    start = time.perf_counter()
+    losses = []
+    with progress_bar("pretrain", total=cfg.steps) as bar:
+        for step in range(cfg.steps):
+            batch = task.mixture("train", cfg.level_mix, cfg.batch_size, seed=cfg.seed * 100_000 + step)
+            input_ids, attention, labels = encode_sft(tokenizer, batch)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step)
+            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+            bar.update(1, info=f"loss {loss.item():.3f}")
+            if cfg.max_minutes is not None and time.perf_counter() - start > cfg.max_minutes * 60:
+                log(f"pretraining stopped by max_minutes at step {step + 1}")
+                break
+    seconds = time.perf_counter() - start
+    model.eval()
+    tmp = out_dir.with_name(out_dir.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    info = {"steps": len(losses), "seconds": round(seconds, 1), "final_loss": losses[-1], "parameters": n_params,
+            "loss_curve": losses[:: max(1, len(losses) // 100)]}
+    (tmp / "pretrain.json").write_text(json.dumps(info, indent=1))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)  # atomic: a half-written cache entry is never visible
+    log(f"pretrained in {seconds:.0f} s, final loss {losses[-1]:.4f} -> {out_dir}")
+    return model, tokenizer
+
+
+def load_or_pretrain(model_cfg: ModelConfig, task_cfg: TaskConfig, log=print):
+    """The embedded base model for this config, from the cache or freshly pretrained. Returns (model, tok, dir)."""
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    task = task_from_config(task_cfg)
+    path = cache_root(model_cfg) / "embedded" / cache_key(model_cfg, task)
+    if (path / "pretrain.json").exists():
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
+        tokenizer.padding_side = "left"
+        return model, tokenizer, path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = pretrain(model_cfg, task, path, log=log)
+    return model, tokenizer, path

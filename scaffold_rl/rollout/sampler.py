@@ -1,0 +1,122 @@
+"""The rollout stage: sample a group per problem, score it, let the rescue strategy reshape the groups.
+
+Everything a step needs to know about its samples is measured here (pass rate per level, all-wrong and
+zero-advantage groups, tokens spent), because only here is the group structure whole.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from scaffold_rl.rollout.generation import Generator, SamplingParams
+from scaffold_rl.types import Batch, Group, Hint, Problem, Rollout
+
+
+class Sampler:
+    """Generates and scores rollouts for (problem, hint) pairs."""
+
+    def __init__(self, generator: Generator, renderer, reward, tokenizer, params: SamplingParams):
+        self.generator = generator
+        self.renderer = renderer
+        self.reward = reward
+        self.tokenizer = tokenizer
+        self.params = params
+        self.verifier_timeouts = 0
+
+    def sample(self, items: list[tuple[Problem, Hint | None]], n: int, seed: int | None = None,
+               params: SamplingParams | None = None, round: int = 0) -> list[list[Rollout]]:
+        """n rollouts for each item, in one generation call; returns one list per item, in order."""
+        params = params or self.params
+        rendered = [self.renderer.render(p, h) for p, h in items]
+        prompts = [r.prompt_ids + r.response_prefix_ids for r in rendered for _ in range(n)]
+        if not prompts:
+            return []
+        completions = self.generator.generate(prompts, params, seed=seed)
+        texts = self.tokenizer.batch_decode([c.ids for c in completions], skip_special_tokens=True)
+        out = []
+        for i, ((problem, hint), r) in enumerate(zip(items, rendered)):
+            group = []
+            for j in range(n):
+                c, text = completions[i * n + j], texts[i * n + j]
+                response = r.response_prefix_text + text
+                score = self.reward(problem, response)
+                self.verifier_timeouts += score.timed_out
+                group.append(Rollout(
+                    problem=problem, prompt_ids=r.prompt_ids, completion_ids=r.response_prefix_ids + c.ids,
+                    text=response, reward=score.reward, correct=score.correct, hint=hint,
+                    hint_token_count=len(r.response_prefix_ids), round=round,
+                    verifier_timed_out=score.timed_out, truncated=c.truncated,
+                ))
+            out.append(group)
+        return out
+
+
+@dataclass
+class RolloutContext:
+    """What a strategy may use while reshaping one step's groups."""
+
+    sampler: Sampler
+    step: int
+    total_steps: int
+    num_generations: int
+    seed: int
+    stats: dict[str, float]
+
+    def sub_seed(self, k: int) -> int:
+        """Distinct, reproducible seeds for extra generation calls within a step."""
+        return (self.seed * 1_000_003 + self.step * 101 + k) % (2**31)
+
+
+class RolloutStage:
+    def __init__(self, sampler: Sampler, strategy, num_generations: int, total_steps: int, seed: int):
+        self.sampler = sampler
+        self.strategy = strategy
+        self.num_generations = num_generations
+        self.total_steps = total_steps
+        self.seed = seed
+
+    def run(self, problems: list[Problem], step: int) -> Batch:
+        t0 = time.perf_counter()
+        tokens0 = getattr(self.sampler.generator, "tokens_generated", 0)
+        timeouts0 = self.sampler.verifier_timeouts
+        ctx = RolloutContext(self.sampler, step, self.total_steps, self.num_generations, self.seed, stats={})
+        groups_rollouts = self.sampler.sample([(p, None) for p in problems], self.num_generations,
+                                              seed=ctx.sub_seed(0))
+        batch = Batch([Group(p, rs) for p, rs in zip(problems, groups_rollouts)], step=step)
+        before = group_stats(batch.groups, prefix="")
+        t1 = time.perf_counter()
+        batch = self.strategy.rescue(batch, ctx)
+        stats = dict(before)
+        stats.update(ctx.stats)
+        after = group_stats(batch.groups, prefix="")
+        stats["zero_adv_frac"] = after["zero_adv_frac"]
+        stats["all_wrong_frac_after"] = after["all_wrong_frac"]
+        for key, value in after.items():
+            if key.startswith("zero_adv_frac/"):
+                stats[key] = value
+        stats["hinted_sample_frac"] = sum(r.hint is not None for r in batch.rollouts) / max(1, len(batch.rollouts))
+        stats["tokens_generated"] = getattr(self.sampler.generator, "tokens_generated", 0) - tokens0
+        stats["verifier_timeouts"] = self.sampler.verifier_timeouts - timeouts0
+        stats["time/sample_s"] = t1 - t0
+        stats["time/rescue_s"] = time.perf_counter() - t1
+        batch.stats = stats
+        return batch
+
+
+def group_stats(groups: list[Group], prefix: str = "") -> dict[str, float]:
+    """Pass rate per level, share of all-wrong and zero-advantage groups (overall and per level)."""
+    by_level: dict[int, list[Group]] = defaultdict(list)
+    for g in groups:
+        by_level[g.problem.level or 0].append(g)
+    n = max(1, len(groups))
+    stats = {
+        f"{prefix}pass_rate": sum(g.num_correct for g in groups) / max(1, sum(len(g.rollouts) for g in groups)),
+        f"{prefix}all_wrong_frac": sum(g.all_wrong for g in groups) / n,
+        f"{prefix}zero_adv_frac": sum(g.zero_advantage for g in groups) / n,
+    }
+    for level, gs in sorted(by_level.items()):
+        if level:
+            stats[f"{prefix}pass_rate/L{level}"] = sum(g.num_correct for g in gs) / sum(len(g.rollouts) for g in gs)
+            stats[f"{prefix}zero_adv_frac/L{level}"] = sum(g.zero_advantage for g in gs) / len(gs)
+    return stats

@@ -1,0 +1,113 @@
+"""The plain data that flows through every stage: task -> rollout -> reward -> advantage -> update.
+
+No logic here beyond validation, so any stage (or a user's own code) can build these by hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HINT_TIERS = ("knowledge", "planning", "solution")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One task instance. Only `id` and `prompt` are required: label-free training has no answer."""
+
+    id: str
+    prompt: str
+    answer: str | None = None
+    solution_steps: tuple[str, ...] = ()
+    # Scaf-GRPO tiers, each a tuple of up to 4 parts; level l of a tier = its first l parts.
+    hints: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    level: int | None = None
+    source: str = ""
+    # The reference completion in the task's own format, when the task has one (procedural tasks do);
+    # used by strict full-chain rewards and reference-injection strategies.
+    reference: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.id:
+            raise ValueError("Problem.id must be non-empty")
+        if not isinstance(self.prompt, str) or not self.prompt:
+            raise ValueError(f"Problem {self.id}: prompt must be a non-empty string")
+        for tier in self.hints:
+            if tier not in HINT_TIERS:
+                raise ValueError(f"Problem {self.id}: unknown hint tier {tier!r}; expected one of {HINT_TIERS}")
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A hint shown with a problem: `text` is inserted where the task's prompt template says.
+
+    `in_response` decides what carries loss: False keeps the hint in the prompt (paper-faithful Scaf-GRPO,
+    loss on generated tokens only); True moves the hint tokens into the trained response.
+    """
+
+    text: str
+    tier: str = "solution"
+    level: int = 0  # number of parts (Scaf-GRPO) or steps (prefix hints); 0 = no hint
+    rate: float | None = None  # SEELE hinting rate in [0, 1]
+    in_response: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.tier[0].upper()}{self.level}" if self.level else "none"
+
+
+@dataclass
+class Rollout:
+    """One sampled completion, with the exact prompt tokens it was generated from."""
+
+    problem: Problem
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    text: str
+    reward: float = 0.0
+    reward_terms: dict[str, float] = field(default_factory=dict)
+    correct: bool = False
+    hint: Hint | None = None
+    # tokens at the start of completion_ids that are the hint (trained as response), not generated
+    hint_token_count: int = 0
+    round: int = 0
+    verifier_timed_out: bool = False
+    truncated: bool = False
+
+
+@dataclass
+class Group:
+    """The rollouts of one problem in one step; its advantage is computed over these together."""
+
+    problem: Problem
+    rollouts: list[Rollout]
+
+    @property
+    def rewards(self) -> list[float]:
+        return [r.reward for r in self.rollouts]
+
+    @property
+    def num_correct(self) -> int:
+        return sum(r.correct for r in self.rollouts)
+
+    @property
+    def all_wrong(self) -> bool:
+        return self.num_correct == 0
+
+    @property
+    def zero_advantage(self) -> bool:
+        rewards = self.rewards
+        return max(rewards) - min(rewards) < 1e-12
+
+
+@dataclass
+class Batch:
+    """All groups of one training step plus what the rollout stage measured while building them."""
+
+    groups: list[Group]
+    step: int
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rollouts(self) -> list[Rollout]:
+        return [r for g in self.groups for r in g.rollouts]
