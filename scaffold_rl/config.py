@@ -90,7 +90,54 @@ class RewardConfig:
 
 @dataclass
 class StrategyConfig:
-    name: Literal["grpo"] = knob("grpo", "Rescue strategy applied to each step's groups. 'grpo': none (plain GRPO).")
+    name: Literal["grpo", "scaf_grpo", "reference"] = knob(
+        "grpo", "Rescue strategy applied to each step's groups. 'grpo': none (plain GRPO). 'scaf_grpo': after the "
+        "exemption, an all-wrong group gets its least effective hint searched (K1..K4, P1..P4, S1..S4) and a "
+        "hinted success replaces failures (Scaf-GRPO). 'reference': after the exemption, failures of an all-wrong "
+        "group are replaced by the full reference completion (LUFFY-like control; no search, no generation).")
+    exemption_fraction: float = knob(0.15, "Guidance-free warm-up as a share of train.steps (paper: 0.15): no "
+                                     "hints while step <= fraction x steps (steps counted from 1).")
+    exemption_steps: int | None = knob(None, "Guidance-free warm-up as a step count (official code's warmup_steps); "
+                                       "takes precedence over exemption_fraction when set. Hints from step "
+                                       "exemption_steps + 1 on (strict >).")
+    trigger: Literal["all_wrong", "plateau"] = knob(
+        "all_wrong", "When hinting starts after the exemption. 'all_wrong': right away, for every all-wrong group "
+        "(paper Alg. 1). 'plateau' (our extension; the paper gives no formula): once the moving average of the "
+        "per-step all-wrong group fraction over plateau_window steps has not fallen by more than "
+        "plateau_tolerance vs the window before it; then it stays on.")
+    plateau_window: int = knob(10, "Steps per moving-average window of the plateau trigger (needs 2 windows).")
+    plateau_tolerance: float = knob(0.01, "Plateau trigger: the all-wrong fraction must fall by more than this "
+                                    "between consecutive windows to count as still improving.")
+    hint_tiers: list[Literal["knowledge", "planning", "solution"]] = knob(
+        ["knowledge", "planning", "solution"], "Hint tiers and their order on the ladder (scaf_grpo); e.g. "
+        "[solution] for a solution-only ladder. Problems lacking a tier fall back to the ones they have.")
+    incremental: bool = knob(True, "Ladder levels within a tier: True = first 1, 2, 3, 4 parts (paper); False = "
+                             "each tier whole, one level per tier (paper ablation).")
+    search: Literal["batched", "sequential"] = knob(
+        "sequential", "Hint search: 'sequential' samples level by level (all triggered problems together), "
+        "stopping a problem at its first success (fewer tokens); 'batched' samples every level of every "
+        "triggered problem in one generation call (official code). Same outcome distribution.")
+    samples_per_level: int = knob(1, "Samples drawn per (problem, hint level) in the search (paper: 1).")
+    replace: int = knob(1, "Failed rollouts of an all-wrong group replaced by successes (hinted for scaf_grpo, "
+                        "the reference for 'reference'); fewer when fewer successes were found; never the "
+                        "whole group (at least one failure is kept so the advantage is not zero).")
+    hint_placement: Literal["prompt", "response", "dropped"] = knob(
+        "prompt", "Where a rescued sample's hint goes in training (scaf_grpo). 'prompt': stays in the prompt, "
+        "loss on generated tokens only (paper-faithful). 'response': original prompt, hint tokens moved into "
+        "the trained response (our CPU trials' winner). 'dropped': original prompt, hint removed, generated "
+        "tokens only (the paper's rejected off-policy alternative).")
+
+    def __post_init__(self):
+        if not 0.0 <= self.exemption_fraction <= 1.0:
+            raise ValueError("exemption_fraction must be in [0, 1]")
+        if self.exemption_steps is not None and self.exemption_steps < 0:
+            raise ValueError("exemption_steps must be >= 0")
+        if self.plateau_window < 1 or self.plateau_tolerance < 0:
+            raise ValueError("plateau_window must be >= 1 and plateau_tolerance >= 0")
+        if not self.hint_tiers or len(set(self.hint_tiers)) != len(self.hint_tiers):
+            raise ValueError("hint_tiers must be a non-empty list without repeats")
+        if self.samples_per_level < 1 or self.replace < 1:
+            raise ValueError("samples_per_level and replace must be >= 1")
 
 
 @dataclass

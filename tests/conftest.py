@@ -29,3 +29,17 @@ def tiny_config(tmp_path, **over):
 @pytest.fixture
 def tiny_cfg(tmp_path):
     return tiny_config(tmp_path)
+
+
+def learner_config(tmp_path, **over):
+    """A small model pretrained (about a minute, cached across runs) to ~50% greedy on level 1: room to improve."""
+    import os
+    from pathlib import Path
+
+    cfg = tiny_config(tmp_path, **over)
+    cfg.model.cache_dir = os.environ.get("SCAFFOLD_RL_CACHE") or str(Path.home() / ".cache" / "scaffold-rl")
+    e = cfg.model.embedded
+    e.hidden_size, e.intermediate_size, e.num_layers, e.num_heads, e.max_positions = 96, 192, 2, 2, 96
+    pt = cfg.model.pretrain
+    pt.steps, pt.batch_size, pt.lr, pt.warmup_steps, pt.level_mix = 400, 64, 3e-3, 10, {1: 1.0}
+    return cfg

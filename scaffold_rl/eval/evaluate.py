@@ -62,7 +62,7 @@ def _answer_equal(sampler: Sampler):
             return False
         if verifier is None:
             return str(answer).strip() == str(gold).strip()
-        return verifier.verify(f"\\boxed{{{answer}}}", gold).correct
+        return verifier.check(str(answer), gold).correct
 
     return equal
 

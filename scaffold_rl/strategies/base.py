@@ -35,7 +35,7 @@ def register(cls: type[RescueStrategy]) -> type[RescueStrategy]:
 
 def build_strategy(config) -> RescueStrategy:
     """The strategy named by `config.strategy.name`, built from the whole run config."""
-    from scaffold_rl.strategies import grpo  # noqa: F401  (registers)
+    from scaffold_rl.strategies import grpo, reference, scaf_grpo  # noqa: F401  (registers)
 
     name = config.strategy.name
     if name not in STRATEGIES:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
-import torch
 from transformers import TrainerCallback
 
 from scaffold_rl.config import RunConfig
@@ -136,7 +134,6 @@ def create_run_dir(cfg: RunConfig) -> Path:
 def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, echo=print,
           make_report: bool = True) -> Path:
     """Run (or resume) one GRPO training run; returns the run folder."""
-    set_threads(cfg.train.threads)
     if resume:
         if run_dir is None:
             raise ValueError("--resume needs the run folder")
@@ -145,6 +142,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         run_dir = run_dir or create_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
+    set_threads(cfg.train.threads)
     log = MetricsLog(run_dir / "metrics.jsonl")
     ckpt_dir = run_dir / "checkpoints"
     checkpoint = last_complete_checkpoint(ckpt_dir) if resume else None
@@ -209,9 +207,3 @@ def summarize_eval(label: str, res: dict) -> str:
         hints = " | hinted " + " ".join(f"{k}={v['greedy']:.2f}" for k, v in res["hints"].items())
     return f"{label}: greedy accuracy {levels}{hints}"
 
-
-def with_overrides(cfg: RunConfig, **sections) -> RunConfig:
-    return replace(cfg, **sections)
-
-
-torch.set_default_dtype(torch.float32)
