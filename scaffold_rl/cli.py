@@ -32,14 +32,15 @@ def cmd_train(args) -> None:
             raise ConfigError("--resume continues a run with its saved config; drop the overrides")
         train(None, run_dir=Path(args.resume), resume=True)
         return
-    run_dir = train(_config(args))
+    run_dir = train(_config(args), run_dir=args.run_dir)
     print(f"run folder: {run_dir}")
 
 
 def cmd_demo(args) -> None:
     from scaffold_rl.demo import run_demo
 
-    run_demo(_config(args, DEMO_CONFIG))
+    config = args.config or DEMO_CONFIG
+    run_demo(config, args.overrides, arms=tuple(a for a in args.arms.split(",") if a))
 
 
 def cmd_pretrain(args) -> None:
@@ -73,8 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = common(sub.add_parser("train", help="GRPO training run (embedded task by default)"))
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and meaning")
+    p.add_argument("--run-dir", type=Path, help="write the run here instead of <output_dir>/<name>-<timestamp>")
     p.set_defaults(func=cmd_train)
     p = common(sub.add_parser("demo", help="the learning cliff on the embedded task, end to end on CPU"))
+    p.add_argument("--arms", default="grpo,scaf_hint_tokens",
+                   help="comma-separated strategy presets trained side by side (see scaffold_rl/arms.py)")
     p.set_defaults(func=cmd_demo)
     p = common(sub.add_parser("pretrain", help="pretrain (or fetch from cache) the embedded base model"))
     p.set_defaults(func=cmd_pretrain)
@@ -82,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, help="evaluate the final model of this run folder")
     p.add_argument("--output", type=Path, help="write the metrics JSON here")
     p.set_defaults(func=cmd_eval)
+    from scaffold_rl.hints.cli import add_hints_parser
+
+    add_hints_parser(sub)
     return parser
 
 

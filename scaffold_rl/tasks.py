@@ -51,10 +51,9 @@ class BenchmarkTask:
     answer_pattern = None
 
     def __init__(self, cfg):
-        from scaffold_rl.data.benchmarks import load_benchmark
-
         self.cfg = cfg
-        self.problems = load_benchmark(cfg.task.name)
+        self.problems = load_problems(cfg.task.name)
+        self.supports_hints = any(p.hints for p in self.problems)
 
     def renderer(self, tokenizer):
         return ChatRenderer(tokenizer)
@@ -70,6 +69,19 @@ class BenchmarkTask:
         from scaffold_rl.verify import extract_answer
 
         return extract_answer(text)
+
+
+def load_problems(name_or_path: str) -> list[Problem]:
+    """A benchmark by name, a Scaf-GRPO hint dataset (detected by its tier fields), or a plain JSONL/parquet."""
+    from scaffold_rl.data.benchmarks import load_benchmark
+    from scaffold_rl.data.jsonl import read_records
+    from scaffold_rl.data.scaf_schema import load_scaf_dataset
+
+    if name_or_path.endswith((".jsonl", ".parquet")):
+        first = next(iter(read_records(name_or_path)), (0, {}))[1]
+        if "solution_breakdown_parts" in first or "knowledge_components_parts" in first:
+            return load_scaf_dataset(name_or_path)
+    return load_benchmark(name_or_path)
 
 
 def build_task(cfg):

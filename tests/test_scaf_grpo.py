@@ -96,6 +96,7 @@ def test_trigger_fires_only_after_the_exemption(schedule, first_active):
     problems = TASK.problems("train", 3, 1)
     sampler = make_sampler(problems, lambda p, h: h != "none")
     strategy = ScafGRPO(HintSchedule(20, **schedule))
+    keys = set()
     for step in range(first_active + 2):
         ctx = ctx_for(sampler, step=step, total_steps=20)
         out = strategy.rescue(Batch([fake_group(problems[0], 0)], step), ctx)
@@ -103,6 +104,8 @@ def test_trigger_fires_only_after_the_exemption(schedule, first_active):
         assert ctx.stats["scaf/exempt"] == float(not active)
         assert ctx.stats["scaf/rescued"] == float(active)
         assert (rescued_hint_names(out)[0] is not None) == active
+        keys.add(tuple(sorted(ctx.stats)))
+    assert len(keys) == 1 and "scaf/level/K1" in keys.pop()  # the same metric keys on exempt and active steps
 
 
 def test_only_all_wrong_groups_are_touched():
@@ -216,7 +219,8 @@ def test_rescued_group_gets_the_hand_computed_advantages_from_trl(tmp_path):
         model=build_model(TOK, TinyModelSpec(32, 64, 1, 2, 96), seed=0), tokenizer=TOK,
         args=grpo_args(cfg, tmp_path / "ckpt"), problems=problems,
         stage_factory=lambda t: RolloutStage(sampler, strategy, 8, total_steps=10, seed=0))
-    out = trainer._generate_and_score_completions([{"prompt": problems[0].prompt, "problem_index": 0}] * 8)
+    rows = [{"prompt": problems[0].prompt, "problem_index": 0} for _ in range(8)]  # distinct dicts: TRL writes
+    out = trainer._generate_and_score_completions(rows)                                # into each row
     std = math.sqrt(0.125)  # unbiased std of one 1 and seven 0s
     assert out["advantages"][0].item() == pytest.approx(0.875 / (std + 1e-4), abs=1e-5)
     assert out["advantages"][0].item() == pytest.approx(2.474, abs=1e-3)
@@ -263,11 +267,13 @@ def test_plateau_detector_fires_when_the_all_wrong_fraction_stops_falling():
     d = PlateauDetector(window=3, tolerance=0.05)
     falling = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
     fired = []
-    for x in falling + [0.4, 0.38, 0.4]:
+    for x in falling + [0.4, 0.38, 0.4, 0.39]:
         d.observe(x)
         fired.append(d.plateaued())
-    # windows (.9 .8 .7)->(.6 .5 .4) fall by .3; (.5 .4 .4)->(.4 .38 .4) by .04 <= .05: plateau at the last step
-    assert fired == [False] * 8 + [True]
+    # consecutive windows of 3: (.9 .8 .7)->(.6 .5 .4) fall by .3, ..., (.6 .5 .4)->(.4 .38 .4) by .107,
+    # (.5 .4 .4)->(.38 .4 .39) by .043 <= .05: plateau at the last step only
+    assert fired == [False] * 9 + [True]
+    assert len(d.history) == 6  # only two windows are kept (and checkpointed)
 
 
 def test_plateau_trigger_waits_for_stagnation_and_never_precedes_the_exemption():
@@ -294,7 +300,7 @@ def test_state_dict_round_trips_through_json_and_resumes_exactly():
     rest_a = [a.schedule.phase(step, f) for step, f in enumerate(fracs[4:], start=4)]
     rest_b = [b.schedule.phase(step, f) for step, f in enumerate(fracs[4:], start=4)]
     assert rest_a == rest_b and "waiting" in rest_a and rest_a[-1] == "active"
-    assert a.state_dict() == b.state_dict() and a.state_dict()["started_at"] is not None
+    assert a.state_dict() == b.state_dict() and a.state_dict()["schedule"]["started_at"] is not None
     fresh = strategy()  # without the saved history the decision differs: the state matters
     assert [fresh.schedule.phase(step, f) for step, f in enumerate(fracs[4:], start=4)] != rest_a
 

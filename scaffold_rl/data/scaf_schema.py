@@ -196,14 +196,15 @@ def validate_tiers(
     tiers: Mapping[str, Sequence[str]],
     required: Sequence[str] = HINT_TIERS,
     min_parts: int = PARTS_PER_TIER,
-    max_chars: int = MAX_PART_CHARS,
+    max_chars: int | None = MAX_PART_CHARS,
 ) -> list[str]:
     """Problems found in a set of tiers, as readable reasons; [] means valid. Rules:
 
     * only known tiers; every `required` tier present;
     * each tier has `min_parts`..4 parts (teacher output: exactly 4 after merging; the model-free
       splitter may give fewer for short solutions, so it passes `min_parts=1`);
-    * every part is a non-empty string of at most `max_chars` characters;
+    * every part is a non-empty string of at most `max_chars` characters (None: unbounded, for the
+      splitter, whose chunks are slices of a human-written reference rather than runaway output);
     * no two parts of a tier are identical (a looping teacher repeats itself);
     * no part contains a section tag (a sign the tagged output was mis-parsed);
     * Knowledge and Planning contain no `\\boxed{}`: they must guide, not hand over the final answer.
@@ -222,7 +223,7 @@ def validate_tiers(
     return problems
 
 
-def _tier_problems(tier: str, parts: Sequence[str], min_parts: int, max_chars: int) -> list[str]:
+def _tier_problems(tier: str, parts: Sequence[str], min_parts: int, max_chars: int | None) -> list[str]:
     problems = []
     if not min_parts <= len(parts) <= PARTS_PER_TIER:
         want = PARTS_PER_TIER if min_parts == PARTS_PER_TIER else f"{min_parts}-{PARTS_PER_TIER}"
@@ -232,7 +233,7 @@ def _tier_problems(tier: str, parts: Sequence[str], min_parts: int, max_chars: i
         if not isinstance(part, str) or not part.strip():
             problems.append(f"part {index} is empty or not a string")
             continue
-        if len(part) > max_chars:
+        if max_chars is not None and len(part) > max_chars:
             problems.append(f"part {index} has {len(part)} characters (limit {max_chars})")
         key = " ".join(part.split())
         if key in seen:

@@ -38,11 +38,17 @@ def evaluate_problems(sampler: Sampler, problems: list[Problem], *, max_new_toke
     greedy = sampler.sample(items, 1, seed=seed, params=SamplingParams(max_new_tokens=max_new_tokens, greedy=True))
     out = {"n": len(problems), "greedy": sum(g[0].correct for g in greedy) / max(1, len(problems)),
            "timeouts": sum(g[0].verifier_timed_out for g in greedy)}
+    answer_ok = _answer_correct(sampler, extract)
     if samples > 0:
         subset = items[: sample_problems or len(items)]
         params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0)
         groups = sampler.sample(subset, samples, seed=seed + 1, params=params)
         out["sampled"] = sum(r.correct for g in groups for r in g) / (len(groups) * samples)
+        if answer_ok is not None:
+            # a right final answer reached by a wrong chain: the chance floor a strict reward removes
+            flat = [r for g in groups for r in g]
+            out["sampled_answer"] = sum(answer_ok(r) for r in flat) / len(flat)
+            out["lucky"] = sum(answer_ok(r) and not r.correct for r in flat) / len(flat)
         for k in k_values(samples):
             out[f"pass@{k}"] = sum(pass_at_k(samples, sum(r.correct for r in g), k) for g in groups) / len(groups)
         if extract is not None:
@@ -52,6 +58,14 @@ def evaluate_problems(sampler: Sampler, problems: list[Problem], *, max_new_toke
                         maj_at_k([extract(r.text) for r in g], g[0].problem.answer, k, _answer_equal(sampler))
                         for g in groups) / len(groups)
     return out
+
+
+def _answer_correct(sampler: Sampler, extract):
+    """Answer-only correctness of a rollout, when the reward is stricter than that (else None)."""
+    if extract is None or getattr(sampler.reward, "kind", "answer") == "answer":
+        return None
+    equal = _answer_equal(sampler)
+    return lambda r: r.problem.answer is not None and equal(extract(r.text), r.problem.answer)
 
 
 def _answer_equal(sampler: Sampler):

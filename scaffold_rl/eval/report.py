@@ -89,7 +89,7 @@ def plot_training(metrics: list[dict], path: Path) -> None:
 
 def levels_table(base: dict | None, final: dict | None) -> list[str]:
     src = base or final
-    cols = ["greedy"] + [k for k in ("sampled", "pass@1", "pass@8", "maj@8") if k in next(iter(src["levels"].values()))]
+    cols = ["greedy"] + [k for k in ("sampled", "pass@8", "maj@8", "lucky") if k in next(iter(src["levels"].values()))]
     lines = ["| level | " + " | ".join(f"base {c}" for c in cols if base) + (" | " if base and final else "")
              + " | ".join(f"after {c}" for c in cols if final) + " |"]
     lines.append("|---" * (1 + len(cols) * (bool(base) + bool(final))) + "|")

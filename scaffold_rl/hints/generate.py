@@ -182,7 +182,7 @@ def _split_tiers(
         return None
     style = "gsm8k" if problem.source.startswith("gsm8k") else "auto"
     tiers = {"knowledge": [], "planning": [], "solution": split_solution(solution, style=style)}
-    problems = validate_tiers(tiers, required=("solution",), min_parts=1)
+    problems = validate_tiers(tiers, required=("solution",), min_parts=1, max_chars=None)
     if problems:
         _reject(rejects, summary, log, problem, 1, "; ".join(problems), solution)
         return None

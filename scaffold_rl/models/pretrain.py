@@ -28,11 +28,28 @@ def cache_root(model_cfg: ModelConfig) -> Path:
     return Path(root)
 
 
+def cpu_has_bf16() -> bool:
+    """Native bf16 matmuls (AVX512-BF16 or AMX): there autocast is ~1.35x faster; elsewhere it is emulated."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_bf16(setting: str) -> bool:
+    if setting == "auto":
+        return torch.cuda.is_available() or cpu_has_bf16()
+    return setting == "on"
+
+
 def cache_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
+    pretrain = asdict(model_cfg.pretrain)
+    pretrain["bf16"] = resolve_bf16(model_cfg.pretrain.bf16)  # the resolved choice changes the weights
     payload = {
         "format": 1,
         "embedded": asdict(model_cfg.embedded),
-        "pretrain": {k: v for k, v in asdict(model_cfg.pretrain).items()},
+        "pretrain": pretrain,
         "task": asdict(task.spec),
         "task_seed": task.seed,
     }
@@ -49,11 +66,9 @@ def task_from_config(task_cfg: TaskConfig) -> ArithmeticTask:
 
 def encode_sft(tokenizer, problems, device="cpu"):
     """Right-padded (input_ids, attention_mask, labels) with loss on the completion tokens only."""
-    rows = []
-    for p in problems:
-        prompt = tokenizer(p.prompt)["input_ids"]
-        completion = tokenizer(p.reference, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        rows.append((prompt + completion, len(prompt)))
+    prompts = tokenizer([p.prompt for p in problems])["input_ids"]
+    completions = tokenizer([p.reference for p in problems], add_special_tokens=False)["input_ids"]
+    rows = [(pr + co + [tokenizer.eos_token_id], len(pr)) for pr, co in zip(prompts, completions)]
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
     attention = torch.zeros_like(input_ids)
@@ -80,6 +95,7 @@ def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=pr
         progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
         return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
+    use_bf16 = resolve_bf16(cfg.bf16)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"pretraining embedded model ({n_params / 1e6:.2f} M parameters) for {cfg.steps} steps "
         f"on level mix {cfg.level_mix}")
@@ -91,7 +107,8 @@ def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=pr
             input_ids, attention, labels = encode_sft(tokenizer, batch)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
-            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

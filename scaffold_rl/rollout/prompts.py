@@ -18,6 +18,9 @@ class Rendered:
     prompt_ids: list[int]
     response_prefix_ids: list[int]  # hint tokens placed at the start of the response (trained), may be empty
     response_prefix_text: str
+    # text the answer continues from, wherever the hint sits: a solution prefix on the embedded task is part of
+    # the chain the strict reward checks even when it lives in the prompt
+    scored_prefix_text: str = ""
 
 
 class PlainRenderer:
@@ -28,15 +31,21 @@ class PlainRenderer:
 
     def render(self, problem: Problem, hint: Hint | None = None) -> Rendered:
         prompt_text = problem.prompt
-        prefix_text = ""
+        prefix_text = scored = ""
         if hint is not None and hint.text:
-            if hint.in_response:
-                prefix_text = hint.text
+            if hint.tier != "solution":
+                # abstract tiers are context, on a line of their own before the solution starts ("K:", "P:")
+                head, sep, tail = prompt_text.rpartition("S:")
+                label = f"{hint.tier[0].upper()}:{hint.text}\n"
+                prompt_text = head + label + sep + tail if sep else prompt_text + "\n" + label
+            elif hint.in_response:
+                prefix_text = scored = hint.text
             else:
                 prompt_text += hint.text
+                scored = hint.text
         prompt_ids = self.tokenizer(prompt_text)["input_ids"]
         prefix_ids = self.tokenizer(prefix_text, add_special_tokens=False)["input_ids"] if prefix_text else []
-        return Rendered(prompt_ids, prefix_ids, prefix_text)
+        return Rendered(prompt_ids, prefix_ids, prefix_text, scored)
 
 
 class ChatRenderer:
@@ -65,4 +74,4 @@ class ChatRenderer:
             text = "\n\n".join(m["content"] for m in messages) + "\n\n"
             prompt_ids = self.tokenizer(text)["input_ids"]
         prefix_ids = self.tokenizer(prefix_text, add_special_tokens=False)["input_ids"] if prefix_text else []
-        return Rendered(prompt_ids, prefix_ids, prefix_text)
+        return Rendered(prompt_ids, prefix_ids, prefix_text, prefix_text)

@@ -39,7 +39,7 @@ class Sampler:
             group = []
             for j in range(n):
                 c, text = completions[i * n + j], texts[i * n + j]
-                response = r.response_prefix_text + text
+                response = r.scored_prefix_text + text
                 score = self.reward(problem, response)
                 self.verifier_timeouts += score.timed_out
                 group.append(Rollout(
@@ -88,6 +88,7 @@ class RolloutStage:
         t1 = time.perf_counter()
         batch = self.strategy.rescue(batch, ctx)
         stats = dict(before)
+        stats["zero_adv_frac_before"] = before["zero_adv_frac"]
         stats.update(ctx.stats)
         after = group_stats(batch.groups, prefix="")
         stats["zero_adv_frac"] = after["zero_adv_frac"]

@@ -40,6 +40,9 @@ class ReferenceInjection(CliffRescue):
     def from_config(cls, config) -> ReferenceInjection:
         return cls(**cls.common_kwargs(config))
 
+    def blank_stats(self):
+        return {"scaf/no_reference": 0.0, "scaf/reference_rejected": 0.0}
+
     def find_successes(self, groups: list[Group], ctx, stats: dict) -> list[list[Rollout]]:
         """`replace` copies of the reference per group; none when the problem has no reference (counted) or the
         run's reward does not accept it (counted: it would add no advantage, only noise)."""

@@ -133,12 +133,19 @@ class CliffRescue(RescueStrategy):
         """For each triggered group, the successful rollouts that may replace its failures (maybe none)."""
         raise NotImplementedError
 
+    def blank_stats(self) -> dict[str, float]:
+        """The subclass's own counters at zero: every step logs the same keys, exempt steps included."""
+        return {}
+
     def rescue(self, batch: Batch, ctx) -> Batch:
+        """Groups with no correct sample (binary rewards: all 0) are triggered once the schedule is ACTIVE;
+        groups with any success are never touched. rescue_rate is 0 on steps where nothing was triggered."""
         all_wrong = [i for i, g in enumerate(batch.groups) if g.all_wrong]
         phase = self.schedule.phase(ctx.step, len(all_wrong) / max(1, len(batch.groups)))
         triggered = all_wrong if phase == ACTIVE else []
-        stats = {"scaf/exempt": float(phase == EXEMPT), "scaf/waiting_plateau": float(phase == WAITING),
-                 "scaf/all_wrong_before": float(len(all_wrong)), "scaf/triggered": float(len(triggered))}
+        stats = {**self.blank_stats(), "scaf/exempt": float(phase == EXEMPT),
+                 "scaf/waiting_plateau": float(phase == WAITING), "scaf/all_wrong_before": float(len(all_wrong)),
+                 "scaf/triggered": float(len(triggered))}
         groups = list(batch.groups)
         found = self.find_successes([groups[i] for i in triggered], ctx, stats) if triggered else []
         rescued = replaced = 0
@@ -190,6 +197,11 @@ class ScafGRPO(CliffRescue):
         return cls(ladder=HintLadder(tuple(s.hint_tiers), s.incremental), search=s.search,
                    samples_per_level=s.samples_per_level, placement=s.hint_placement, **cls.common_kwargs(config))
 
+    def blank_stats(self):
+        keys = ["hint_missing_tiers", "scaf/no_hints", "scaf/search_tokens", "scaf/search_samples",
+                "scaf/level_index_mean"] + [f"scaf/level/{name}" for name in self.ladder.level_names()]
+        return dict.fromkeys(keys, 0.0)
+
     # --- search -------------------------------------------------------------------------------------------
     def find_successes(self, groups, ctx, stats):
         ladders = [self.ladder.rungs(g.problem) for g in groups]
@@ -238,8 +250,6 @@ class ScafGRPO(CliffRescue):
         return best, samples
 
     def _level_stats(self, best, ladders, stats) -> None:
-        for name in self.ladder.level_names():
-            stats[f"scaf/level/{name}"] = 0.0
         rungs = []
         for i, b in enumerate(best):
             if b is not None:

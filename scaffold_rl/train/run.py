@@ -100,14 +100,15 @@ def make_sampler(cfg: RunConfig, model, tokenizer, task) -> Sampler:
     return Sampler(generator, task.renderer(tokenizer), reward, tokenizer, params)
 
 
-def run_evaluation(cfg: RunConfig, sampler: Sampler, task, *, full: bool, seed: int = 1234) -> dict:
-    """Held-out evaluation per level (greedy; sampled pass@k/maj@k and hint depths when `full`)."""
+def run_evaluation(cfg: RunConfig, sampler: Sampler, task, *, full: bool, hints: bool = True,
+                   seed: int = 1234) -> dict:
+    """Held-out evaluation per level (greedy; sampled pass@k/maj@k when `full`, and hint depths if `hints`)."""
     e = cfg.eval
     by_level = task.eval_problems(e.n_per_level)
     out = {"levels": evaluate_levels(sampler, by_level, max_new_tokens=e.max_new_tokens,
                                      samples=e.samples if full else 0, sample_problems=e.sample_problems,
                                      seed=seed, extract=task.extract_answer)}
-    if full and task.supports_hints:
+    if full and hints and task.supports_hints:
         hard = task.first_hard_level
         if hard is not None and hard in by_level:
             out["hints"] = {}
@@ -139,7 +140,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
             raise ValueError("--resume needs the run folder")
         cfg = load_config(RunConfig, run_dir / "config.yaml")
     else:
-        run_dir = run_dir or create_run_dir(cfg)
+        run_dir = Path(run_dir) if run_dir else create_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
     set_threads(cfg.train.threads)
@@ -188,7 +189,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     trainer.model.save_pretrained(final_dir)
     tokenizer.save_pretrained(final_dir)
     echo("evaluating the trained model ...")
-    final = run_evaluation(cfg, trainer.stage.sampler, task, full=True)
+    final = run_evaluation(cfg, trainer.stage.sampler, task, full=True, hints=False)
     final["train_seconds"] = round(callback.train_seconds, 1)
     final["steps"] = trainer.state.global_step
     (run_dir / "eval_final.json").write_text(json.dumps(final, indent=1))
