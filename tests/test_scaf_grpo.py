@@ -39,10 +39,13 @@ class ScriptedGenerator:
         out = []
         for ids in prompts:
             head, _, hint_text = TOK.decode(ids, skip_special_tokens=True).partition("\nS:")
-            problem = self.problems[head + "\nS:"]
+            question, _, abstract = head.partition("\n")  # knowledge/planning hints sit on a line before S:
+            problem = self.problems[question + "\nS:"]
+            if abstract:
+                hint_text = abstract[2:]  # drop the "K:" / "P:" label
             if self.succeeds(problem, self.names[problem.prompt][hint_text]):
-                text = problem.reference[len(hint_text):] if problem.reference.startswith(hint_text) \
-                    else f"\nA:{problem.answer}"
+                text = problem.reference[len(hint_text):] if not abstract and problem.reference.startswith(
+                    hint_text) else problem.reference
             else:
                 text = "\nA:-1"
             completion = TOK(text, add_special_tokens=False)["input_ids"] + [TOK.eos_token_id]
