@@ -20,10 +20,11 @@ class ScriptedStage:
 
     def run(self, problems, step):
         groups = []
-        for p in problems:
+        for k, p in enumerate(problems):
             prompt = self.tokenizer(p.prompt)["input_ids"]
             rollouts = []
-            for i, (r, n) in enumerate(zip(self.rewards, self.lengths)):
+            rewards = self.rewards[k] if isinstance(self.rewards[0], list) else self.rewards
+            for i, (r, n) in enumerate(zip(rewards, self.lengths)):
                 ids = self.tokenizer(str(i % 10) * (n - 1), add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
                 rollouts.append(Rollout(problem=p, prompt_ids=prompt + ([5, 6] if i in self.hinted else []),
                                         completion_ids=ids, text="", reward=r, correct=r > 0))
@@ -31,10 +32,12 @@ class ScriptedStage:
         return Batch(groups, step=step, stats={})
 
 
-def make_trainer(tmp_path, rewards, lengths, loss_type="dapo", scale_rewards="group"):
+def make_trainer(tmp_path, rewards, lengths, loss_type="dapo", scale_rewards="group", skip=True):
+    """`rewards`: one group's rewards, or a list of groups (one problem each)."""
+    groups = rewards if isinstance(rewards[0], list) else [rewards]
     cfg = tiny_config(tmp_path)
-    cfg.rollout.num_generations = len(rewards)
-    cfg.train.prompts_per_step = 1
+    cfg.rollout.num_generations = len(groups[0])
+    cfg.train.prompts_per_step = len(groups)
     cfg.train.loss_type = loss_type
     cfg.train.scale_rewards = scale_rewards
     tok = build_tokenizer()
@@ -42,9 +45,9 @@ def make_trainer(tmp_path, rewards, lengths, loss_type="dapo", scale_rewards="gr
     problems = ArithmeticTask().problems("train", 1, 4)
     trainer = ScaffoldGRPOTrainer(
         model=model, tokenizer=tok, args=grpo_args(cfg, tmp_path / "ckpt"), problems=problems,
-        stage_factory=lambda t: ScriptedStage(tok, rewards, lengths))
+        stage_factory=lambda t: ScriptedStage(tok, rewards, lengths), skip_zero_advantage_rows=skip)
     trainer.current_gradient_accumulation_steps = 1  # set by the training loop; these tests call the loss directly
-    inputs = [{"prompt": problems[0].prompt, "problem_index": 0} for _ in rewards]
+    inputs = [{"prompt": problems[k].prompt, "problem_index": k} for k, g in enumerate(groups) for _ in g]
     return trainer, inputs
 
 
@@ -117,3 +120,22 @@ def test_loss_gradient_raises_the_likelihood_of_the_rewarded_sample(tmp_path):
     assert after[0] > before[0]
     gains = (after - before).tolist()
     assert gains[0] > max(gains[1:])  # and more than any penalised sample
+
+
+@pytest.mark.parametrize("loss_type", ["dapo", "grpo", "dr_grpo", "bnpo"])
+def test_skipping_zero_advantage_rows_keeps_loss_and_gradient_exact(tmp_path, loss_type):
+    """Rows of all-wrong / all-right groups are left out of the forward pass; value and gradient must not move."""
+    rewards, lengths = [[1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]], [2, 5, 3, 6]
+    results = []
+    for skip in (False, True):
+        trainer, inputs = make_trainer(tmp_path / str(skip), rewards, lengths, loss_type=loss_type, skip=skip)
+        out = trainer._generate_and_score_completions(inputs)
+        assert (out["advantages"] == 0).sum() == 8
+        trainer.model.zero_grad()
+        loss = trainer._compute_loss(trainer.model, out)
+        loss.backward()
+        grads = torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])
+        results.append((loss.item(), grads))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-5, abs=1e-7)
+    assert torch.allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-7)
+    assert results[0][1].abs().sum() > 0

@@ -90,8 +90,9 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
     """`GRPOTrainer` whose rollouts come from a `RolloutStage` (generation + rescue strategy)."""
 
     def __init__(self, *, model, tokenizer, args: GRPOConfig, problems: list[Problem], stage_factory,
-                 callbacks=None):
+                 callbacks=None, skip_zero_advantage_rows: bool = True):
         self.problems = problems
+        self.skip_zero_advantage_rows = skip_zero_advantage_rows
         self._rollout_rows = None
         self.last_batch: Batch | None = None
         super().__init__(model=model, reward_funcs=[precomputed_reward], args=args,
@@ -132,6 +133,36 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
                 rewards.append(r.reward)
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None,
                 "env_mask": env_mask, "scaffold_reward": rewards}
+
+    # --- loss: skip the forward/backward of rows that cannot contribute -----------------------------------
+    def _compute_loss(self, model, inputs):
+        """TRL's loss, computed only on rows with a non-zero advantage when that is exact.
+
+        With no KL term and no entropy bonus, a zero-advantage row adds exactly nothing to the policy loss or
+        its gradient; at the cliff that is most rows (80-95 % on the embedded task), and their forward and
+        backward passes are most of a step. The loss keeps TRL's normalisers, so value and gradient are those
+        of the full batch (tests check both). Logged entropy and clip ratios then cover the kept rows only.
+        """
+        adv = inputs["advantages"]
+        keep = adv != 0 if adv.dim() == 1 else (adv != 0).any(dim=1)
+        if not self.skip_zero_advantage_rows or self.beta != 0.0 or self._entropy_bonus_enabled or bool(keep.all()):
+            return super()._compute_loss(model, inputs)
+        total_rows = keep.numel()
+        if not keep.any():
+            # no informative row: a zero loss that still belongs to the graph, so every rank steps alike
+            return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+        index = keep.nonzero().squeeze(1)
+        sub = {k: (v[index] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.size(0) == total_rows else v)
+               for k, v in inputs.items()}
+        loss = super()._compute_loss(model, sub)
+        # losses normalised by the row or token count of the micro-batch need the full batch's count back
+        if self.loss_type in ("grpo", "sapo", "dr_grpo", "luspo"):
+            loss = loss * (len(index) / total_rows)
+        elif self.loss_type == "bnpo":
+            mask = inputs["completion_mask"] if "tool_mask" not in inputs else inputs["completion_mask"] * inputs[
+                "tool_mask"]
+            loss = loss * (mask[index].sum().clamp(min=1.0) / mask.sum().clamp(min=1.0))
+        return loss
 
     # --- checkpoints: strategy state travels with TRL's; a marker says the folder is whole -----------------
     def _save_checkpoint(self, model, trial):
