@@ -4,7 +4,8 @@
 
 Both trainers start from the same embedded base model on the same levels (2,3,3), P=16 prompts x G=8
 samples, 64 new tokens at most. TRL's default generates inside the trainer (wrapped model, gradient
-checkpointing on, as its config defaults); ours generates through the rollout stage. The first two steps
+checkpointing on, as its config defaults); ours generates through the rollout stage and skips the forward and
+backward of zero-advantage rows (exact); `scaffold_rl_all_rows` shows ours without that skip. The first two steps
 of each are warm-up and excluded; the median of the rest is reported, and their ratio. Prints a table and
 writes benchmarks/results/step_time.json.
 """
@@ -61,7 +62,7 @@ def trl_default(cfg, model, tokenizer, problems, task, steps, out_dir):
     return timer.times
 
 
-def ours(cfg, model, tokenizer, problems, task, steps, out_dir):
+def ours(cfg, model, tokenizer, problems, task, steps, out_dir, skip=True):
     cfg.train.steps = steps
     timer = StepTimer()
 
@@ -72,7 +73,7 @@ def ours(cfg, model, tokenizer, problems, task, steps, out_dir):
     args = grpo_args(cfg, out_dir)
     args.save_strategy = "no"
     trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=args, problems=problems,
-                                  stage_factory=stage_factory, callbacks=[timer])
+                                  stage_factory=stage_factory, callbacks=[timer], skip_zero_advantage_rows=skip)
     trainer.train()
     return timer.times
 
@@ -88,7 +89,10 @@ def main():
     task = build_task(cfg)
     problems = task.train_problems(2000)
     results = {}
-    for name, fn in (("trl_default", trl_default), ("scaffold_rl", ours)):
+    def ours_all_rows(*args):
+        return ours(*args, skip=False)
+
+    for name, fn in (("trl_default", trl_default), ("scaffold_rl", ours), ("scaffold_rl_all_rows", ours_all_rows)):
         model, tokenizer = load_policy(cfg, echo=lambda *x: None)
         times = fn(cfg, model, tokenizer, problems, task, a.steps, Path("/tmp") / f"bench_{name}")
         steady = times[2:]
@@ -96,13 +100,16 @@ def main():
                          "steps": len(times), "all_s": [round(t, 3) for t in times]}
     ratio = results["scaffold_rl"]["median_s"] / results["trl_default"]["median_s"]
     results["ratio_ours_over_trl_default"] = ratio
+    results["ratio_all_rows_over_trl_default"] = (results["scaffold_rl_all_rows"]["median_s"]
+                                                  / results["trl_default"]["median_s"])
     results["settings"] = {"threads": a.threads, "prompts": cfg.train.prompts_per_step,
                            "generations": cfg.rollout.num_generations, "max_new_tokens": cfg.rollout.max_new_tokens,
                            "torch": torch.__version__}
     print("| trainer | median step (s) | mean step (s) |\n|---|---|---|")
-    for name in ("trl_default", "scaffold_rl"):
+    for name in ("trl_default", "scaffold_rl", "scaffold_rl_all_rows"):
         print(f"| {name} | {results[name]['median_s']:.2f} | {results[name]['mean_s']:.2f} |")
-    print(f"ratio (ours / TRL default): {ratio:.2f}")
+    print(f"ratio (ours / TRL default): {ratio:.2f}; without skipping zero-advantage rows: "
+          f"{results['ratio_all_rows_over_trl_default']:.2f}")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(results, indent=1))
 
