@@ -70,6 +70,8 @@ def plot_training(metrics: list[dict], path: Path) -> None:
     ax = axes[1]
     for k in sorted({k for m in steps for k in m if k.startswith("pass_rate/")}):
         ax.plot(xs, [m.get(k, float("nan")) for m in steps], label=k.split("/")[-1], lw=1)
+    if not ax.get_lines():
+        ax.plot(xs, [m.get("pass_rate", float("nan")) for m in steps], label="all problems", lw=1)
     ax.set_title("Training pass rate per level (sampled)")
     ax.set_xlabel("step")
     ax.set_ylim(-0.02, 1.02)
