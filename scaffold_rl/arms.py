@@ -29,6 +29,10 @@ PRESETS: dict[str, list[str]] = {
     "scaf_whole_tier": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]", "strategy.incremental=false"],
     "scaf_offpolicy": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
                        "strategy.hint_placement=dropped"],
+    # SEELE with the paper's Dr.GRPO advantage; characters, because a 3-step chain offers too few prefix
+    # lengths for the fitted rate to move (docs/strategies.md); m = 4 rounds of num_generations / 4
+    "seele": ["strategy.name=seele", "strategy.seele_granularity=char", "train.scale_rewards=none"],
+    "dapo": ["strategy.name=dynamic_sampling"],
 }
 
 

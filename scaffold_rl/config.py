@@ -92,11 +92,15 @@ class RewardConfig:
 
 @dataclass
 class StrategyConfig:
-    name: Literal["grpo", "scaf_grpo", "reference"] = knob(
+    name: Literal["grpo", "scaf_grpo", "reference", "seele", "dynamic_sampling"] = knob(
         "grpo", "Rescue strategy applied to each step's groups. 'grpo': none (plain GRPO). 'scaf_grpo': after the "
         "exemption, an all-wrong group gets its least effective hint searched (K1..K4, P1..P4, S1..S4) and a "
         "hinted success replaces failures (Scaf-GRPO). 'reference': after the exemption, failures of an all-wrong "
-        "group are replaced by the full reference completion (LUFFY-like control; no search, no generation).")
+        "group are replaced by the full reference completion (LUFFY-like control; no search, no generation). "
+        "'seele': every group is sampled in seele_rounds rounds under a prefix of the reference solution whose "
+        "length a per-problem item-response curve picks to hit seele_target accuracy (SEELE). "
+        "'dynamic_sampling': groups whose rewards are all equal are dropped and replaced by groups of freshly "
+        "drawn problems, up to dapo_max_extra_batches extra generation batches (DAPO).")
     exemption_fraction: float = knob(0.15, "Guidance-free warm-up as a share of train.steps (paper: 0.15): no "
                                      "hints while step <= fraction x steps (steps counted from 1).")
     exemption_steps: int | None = knob(None, "Guidance-free warm-up as a step count (official code's warmup_steps); "
@@ -128,6 +132,25 @@ class StrategyConfig:
         "loss on generated tokens only (paper-faithful). 'response': original prompt, hint tokens moved into "
         "the trained response (our CPU trials' winner). 'dropped': original prompt, hint removed, generated "
         "tokens only (the paper's rejected off-policy alternative).")
+    seele_rounds: int = knob(4, "SEELE: rounds per step (m). Before each round the hint rate of every problem is "
+                             "refitted from the rounds so far; the group (advantage) spans all rounds.")
+    seele_samples_per_round: int | None = knob(
+        None, "SEELE: samples per problem and round (n). None = rollout.num_generations / seele_rounds; when set, "
+        "rollout.num_generations must equal seele_rounds x n (the paper: 4 x 8 = 32).")
+    seele_target: float = knob(0.5, "SEELE: accuracy the hint rate aims at, in (0, 1) (paper: 0.5, where a GRPO "
+                               "step learns most).")
+    seele_granularity: Literal["step", "token", "char"] = knob(
+        "step", "SEELE: unit of the solution prefix. 'step': reference steps (the embedded task's solution_steps; "
+        "datasets with only meta['solution'] text are cut into at most 5 steps by hints/split.py); 'token': "
+        "tokens of the solution text; 'char': characters.")
+    seele_hint_loss: Literal["nll", "rl"] = knob(
+        "nll", "SEELE: how the hint tokens (which open the response) are trained. 'nll' (paper): no policy loss, "
+        "a supervised term of weight train.hint_nll_weight. 'rl': the policy loss, like generated tokens "
+        "(Scaf-GRPO's hint_placement=response). The paper also uses train.scale_rewards=none (Dr.GRPO).")
+    dapo_max_extra_batches: int = knob(
+        3, "dynamic_sampling: most extra generation batches per step (each: prompts_per_step freshly drawn "
+        "problems). When still short of informative groups, the remaining slots keep all-equal groups of the "
+        "step's own problems (zero advantage: no gradient).")
 
     def __post_init__(self):
         if not 0.0 <= self.exemption_fraction <= 1.0:
@@ -140,6 +163,12 @@ class StrategyConfig:
             raise ValueError("hint_tiers must be a non-empty list without repeats")
         if self.samples_per_level < 1 or self.replace < 1:
             raise ValueError("samples_per_level and replace must be >= 1")
+        if self.seele_rounds < 1 or (self.seele_samples_per_round is not None and self.seele_samples_per_round < 1):
+            raise ValueError("seele_rounds and seele_samples_per_round must be >= 1")
+        if not 0.0 < self.seele_target < 1.0:
+            raise ValueError("seele_target must be in (0, 1)")
+        if self.dapo_max_extra_batches < 0:
+            raise ValueError("dapo_max_extra_batches must be >= 0")
 
 
 @dataclass
@@ -160,9 +189,18 @@ class TrainConfig:
     adam_beta2: float = knob(0.99, "AdamW beta2.")
     max_grad_norm: float = knob(1.0, "Gradient clipping.")
     seed: int = knob(0, "Seed of sampling, data order and updates; runs with equal seeds are identical on CPU.")
-    save_every: int = knob(10, "Checkpoint every this many steps (resume loses at most these).")
+    save_every: int = knob(1, "Checkpoint every this many steps; a kill loses at most this many. Every step costs "
+                           "little for small models (~0.1 s here); raise it for large ones.")
     keep_checkpoints: int = knob(2, "Checkpoints kept on disk.")
     threads: int | None = knob(None, "torch CPU threads (None = all cores). Use 1 when two runs share 2 cores.")
+    hint_nll_weight: float = knob(0.001, "Weight (gamma) of the supervised term on hint tokens that a strategy marks "
+                                  "for it (SEELE's solution prefix; paper 0.001): token-mean NLL over those tokens, "
+                                  "which never get the policy loss. 0 leaves them untrained. Other rollouts are "
+                                  "unaffected.")
+
+    def __post_init__(self):
+        if self.hint_nll_weight < 0:
+            raise ValueError("hint_nll_weight must be >= 0")
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HINT_TIERS = ("knowledge", "planning", "solution")
+HINT_LOSSES = ("rl", "nll")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,13 @@ class Rollout:
     round: int = 0
     verifier_timed_out: bool = False
     truncated: bool = False
+    # how the hint tokens are trained: "rl" with the policy loss like generated ones (Scaf-GRPO's
+    # placement='response'); "nll" kept out of the policy loss and given the trainer's supervised term (SEELE)
+    hint_loss: str = "rl"
+
+    def __post_init__(self):
+        if self.hint_loss not in HINT_LOSSES:
+            raise ValueError(f"Rollout.hint_loss must be one of {HINT_LOSSES}, got {self.hint_loss!r}")
 
 
 @dataclass

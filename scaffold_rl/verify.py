@@ -32,6 +32,7 @@ __all__ = [
     "Verifier",
     "canonical_answer",
     "default_verifier",
+    "extract_all_boxed",
     "extract_answer",
     "extract_boxed",
     "shutdown_workers",
@@ -55,15 +56,26 @@ def extract_boxed(text: str) -> str | None:
         pass
     if last is None:
         return None
-    start = last.end()
+    return _nonempty(_box_content(text, last))
+
+
+def extract_all_boxed(text: str) -> list[str | None]:
+    """Raw content of every box, in order: "" for an empty box, None for one that is cut off.
+
+    For checks over all answers a response gives (hedging with several boxes, empty boxes).
+    """
+    return [_box_content(text, match) for match in _BOX_RE.finditer(text)]
+
+
+def _box_content(text: str, match: re.Match[str]) -> str | None:
+    """Content of the box whose command `match` found: `{...}` or a short `\\boxed 5`; None if cut off."""
+    start = match.end()
     while start < len(text) and text[start].isspace():
         start += 1
     if start < len(text) and text[start] == "{":
-        content = _braced(text, start)
-    else:
-        short = _SHORT_BOX_RE.match(text, last.end())
-        content = short.group(1) if short and short.end() > last.end() else None
-    return _nonempty(content)
+        return _braced(text, start)
+    short = _SHORT_BOX_RE.match(text, match.end())
+    return short.group(1) if short and short.end() > match.end() else None
 
 
 def _nonempty(text: str | None) -> str | None:
@@ -173,6 +185,20 @@ def _math_verify_equal(gold: str, pred: str) -> bool:
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))
 
 
+def _parses_as_math(text: str) -> bool:
+    """True when latex2sympy parses `text` after math-verify's normalisation (no `equations` splitting).
+
+    Stricter than math-verify's `parse`, which falls back to the raw string: here `x +* 2`, `(0,1` and
+    `)(` fail, while `\\frac12`, `x^2+12y=1` and `(0,\\infty)` parse. The caller bounds the time.
+    """
+    from latex2sympy2_extended.latex2sympy2 import NormalizationConfig, latex2sympy
+
+    config = NormalizationConfig(basic_latex=True, units=True, malformed_operators=True, nits=True,
+                                 boxed="all", equations=False)
+    latex2sympy(text, normalization_config=config)  # raises on text that is not mathematics
+    return True
+
+
 _WORKER_MEMORY_BYTES = 4 << 30  # a runaway sympy call fails with MemoryError instead of starving the machine
 _STARTUP_TIMEOUT_S = 60.0  # only a cold worker waits for this (importing sympy takes ~0.5 s)
 _MAX_IDLE_WORKERS = 8
@@ -220,7 +246,10 @@ def _worker_main() -> None:
         if has_alarm:
             signal.alarm(int(request["limit"]))
         try:
-            reply: dict[str, Any] = {"ok": _math_verify_equal(request["gold"], request["pred"])}
+            if request.get("op") == "parse":
+                reply: dict[str, Any] = {"ok": _parses_as_math(request["pred"])}
+            else:
+                reply = {"ok": _math_verify_equal(request["gold"], request["pred"])}
         except Exception as exc:  # a parse/verify crash is a wrong answer, not a dead worker
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
         if has_alarm:
@@ -286,9 +315,12 @@ class _Worker:
             raise RuntimeError(f"math-verify worker failed to start: {why}")
         self.ready = True
 
-    def ask(self, gold: str, pred: str, timeout_s: float) -> dict[str, Any] | None:
-        """math-verify's verdict as `{"ok": bool}`; None if it took over `timeout_s` or the worker died."""
-        request = {"gold": gold, "pred": pred, "limit": int(timeout_s) + 5}
+    def ask(self, gold: str | None, pred: str, timeout_s: float, op: str = "equal") -> dict[str, Any] | None:
+        """The verdict as `{"ok": bool}`; None if it took over `timeout_s` or the worker died.
+
+        op "equal": does `pred` match `gold` (math-verify); op "parse": does `pred` parse as mathematics.
+        """
+        request = {"op": op, "gold": gold, "pred": pred, "limit": int(timeout_s) + 5}
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(json.dumps(request) + "\n")
@@ -428,10 +460,21 @@ class Verifier:
             return VerifyResult(verdict, answer)
         return self._slow_check(answer, gold)
 
-    def _slow_check(self, answer: str, gold: str) -> VerifyResult:
+    def parses(self, answer: str) -> VerifyResult:
+        """Whether an extracted answer is valid mathematics (`correct` = it parses), time-bounded like `check`.
+
+        Plain numbers pass without sympy; anything else is parsed by latex2sympy in the worker.
+        """
+        if _as_number(answer) is not None:
+            return VerifyResult(True, answer)
+        if not answer.strip():
+            return VerifyResult(False, answer)
+        return self._slow_check(answer, None, op="parse")
+
+    def _slow_check(self, answer: str, gold: str | None, op: str = "equal") -> VerifyResult:
         worker = _POOL.checkout()
         worker.wait_ready()
-        reply = worker.ask(gold, answer, self.timeout_s)
+        reply = worker.ask(gold, answer, self.timeout_s, op=op)
         if reply is not None:
             _POOL.checkin(worker)
             return VerifyResult(bool(reply["ok"]), answer)

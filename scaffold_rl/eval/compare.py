@@ -20,39 +20,61 @@ def _smooth(values: list[float], k: int = 5) -> list[float]:
     return out
 
 
+def arm_of(run_name: str) -> str:
+    """'scaf-s2' -> 'scaf': runs of one strategy with different seeds share a colour and a bar."""
+    head, sep, tail = run_name.rpartition("-s")
+    return head if sep and tail.isdigit() else run_name
+
+
 def plot_comparison(runs: dict[str, dict], path: Path, hard_level: str | None) -> None:
+    """Accuracy over time and zero-advantage share (a line per run, a colour per strategy), and final accuracy
+    per level (a bar per strategy: mean over seeds, error bar = std)."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     base = next(iter(runs.values()))["base"]
     levels = list(base["levels"])
     hard = hard_level or levels[-1]
-    ax = axes[0]
+    arms = list(dict.fromkeys(arm_of(name) for name in runs))
+    colour = {arm: plt.get_cmap("tab10")(i % 10) for i, arm in enumerate(arms)}
+    labelled = set()
+
+    def label(arm):
+        if arm in labelled:
+            return None
+        labelled.add(arm)
+        return arm
+
     for name, run in runs.items():
+        arm = arm_of(name)
         xs = [0.0] + [e["train_seconds"] / 60 for e in run["evals"]] + [run["final"].get("train_seconds", 0) / 60]
         ys = [run["base"]["levels"][hard]["greedy"]] + [e["eval"][hard] for e in run["evals"]] + \
              [run["final"]["levels"][hard]["greedy"]]
-        ax.plot(xs, ys, marker="o", ms=3, label=name)
-    ax.set_title(f"{hard}: held-out greedy accuracy, no hints")
-    ax.set_xlabel("training minutes")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
-    ax = axes[1]
+        axes[0].plot(xs, ys, marker="o", ms=3, color=colour[arm], label=label(arm), alpha=0.85)
+    labelled.clear()
     for name, run in runs.items():
+        arm = arm_of(name)
         steps = run["steps"]
         key = f"zero_adv_frac/{hard}" if any(f"zero_adv_frac/{hard}" in s for s in steps) else "zero_adv_frac"
-        ax.plot([s["train_seconds"] / 60 for s in steps], _smooth([s.get(key, 0.0) for s in steps]), label=name)
-    ax.set_title(f"share of zero-advantage {hard} groups (after rescue)")
-    ax.set_xlabel("training minutes")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+        axes[1].plot([s["train_seconds"] / 60 for s in steps], _smooth([s.get(key, 0.0) for s in steps]),
+                     color=colour[arm], label=label(arm), alpha=0.8, lw=1)
+    axes[0].set_title(f"{hard}: held-out greedy accuracy, no hints")
+    axes[1].set_title(f"share of zero-advantage {hard} groups (after rescue)")
+    for ax in axes[:2]:
+        ax.set_xlabel("training minutes")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
     ax = axes[2]
-    width = 0.8 / (len(runs) + 1)
-    series = [("base", [base["levels"][lv]["greedy"] for lv in levels])] + \
-             [(name, [run["final"]["levels"][lv]["greedy"] for lv in levels]) for name, run in runs.items()]
-    for i, (name, values) in enumerate(series):
-        ax.bar([j + i * width for j in range(len(levels))], values, width, label=name)
-    ax.set_xticks([j + width * len(runs) / 2 for j in range(len(levels))], levels)
+    width = 0.8 / (len(arms) + 1)
+    ax.bar([j for j in range(len(levels))], [base["levels"][lv]["greedy"] for lv in levels], width, label="base",
+           color="lightgrey")
+    for i, arm in enumerate(arms, start=1):
+        finals = [run["final"]["levels"] for name, run in runs.items() if arm_of(name) == arm]
+        means = [statistics.mean(f[lv]["greedy"] for f in finals) for lv in levels]
+        stds = [statistics.stdev(f[lv]["greedy"] for f in finals) if len(finals) > 1 else 0.0 for lv in levels]
+        ax.bar([j + i * width for j in range(len(levels))], means, width, yerr=stds, capsize=2, label=arm,
+               color=colour[arm])
+    ax.set_xticks([j + width * len(arms) / 2 for j in range(len(levels))], levels)
     ax.set_ylim(0, 1.05)
-    ax.set_title("greedy accuracy per level: base vs after")
+    ax.set_title("greedy accuracy per level" + (" (mean ± std over seeds)" if len(runs) > len(arms) else ""))
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -5,8 +5,10 @@ zero-advantage groups, tokens spent), because only here is the group structure w
 """
 from __future__ import annotations
 
+import random
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scaffold_rl.rollout.generation import Generator, SamplingParams
@@ -62,6 +64,8 @@ class RolloutContext:
     num_generations: int
     seed: int
     stats: dict[str, float]
+    # more training problems on demand (DAPO-style refills); None when the stage was given no problem pool
+    draw_problems: Callable[[int], list[Problem]] | None = None
 
     def sub_seed(self, k: int) -> int:
         """Distinct, reproducible seeds for extra generation calls within a step."""
@@ -69,24 +73,63 @@ class RolloutContext:
 
 
 class RolloutStage:
-    def __init__(self, sampler: Sampler, strategy, num_generations: int, total_steps: int, seed: int):
+    """Samples each problem's group, then hands the step to the strategy.
+
+    `problem_pool` (optional, e.g. the run's training problems) backs `RolloutContext.draw_problems` for
+    strategies that need more problems than the step was given. A strategy with `wants_initial_samples =
+    False` (SEELE: it samples its groups in rounds itself) gets groups with no rollouts instead; the
+    "before" statistics then describe the groups it returns.
+    """
+
+    def __init__(self, sampler: Sampler, strategy, num_generations: int, total_steps: int, seed: int,
+                 problem_pool: Sequence[Problem] | None = None):
         self.sampler = sampler
         self.strategy = strategy
         self.num_generations = num_generations
         self.total_steps = total_steps
         self.seed = seed
+        self.problem_pool = list(problem_pool) if problem_pool is not None else None
+
+    def problem_drawer(self, step: int, exclude: Sequence[Problem] = ()) -> Callable[[int], list[Problem]] | None:
+        """draw(n): up to n pool problems not in `exclude` nor drawn before in this step, uniformly at random.
+        Deterministic in (seed, step), so a resumed run draws the same problems."""
+        pool = self.problem_pool
+        if not pool:
+            return None
+        rng = random.Random(f"draw:{self.seed}:{step}")
+        used = {p.id for p in exclude}
+
+        def draw(n: int) -> list[Problem]:
+            out: list[Problem] = []
+            for _ in range(20 * max(0, n)):  # bounded: a pool smaller than the request just gives fewer
+                if len(out) >= n:
+                    break
+                p = pool[rng.randrange(len(pool))]
+                if p.id not in used:
+                    used.add(p.id)
+                    out.append(p)
+            return out
+
+        return draw
 
     def run(self, problems: list[Problem], step: int) -> Batch:
         t0 = time.perf_counter()
         tokens0 = getattr(self.sampler.generator, "tokens_generated", 0)
         timeouts0 = self.sampler.verifier_timeouts
-        ctx = RolloutContext(self.sampler, step, self.total_steps, self.num_generations, self.seed, stats={})
-        groups_rollouts = self.sampler.sample([(p, None) for p in problems], self.num_generations,
-                                              seed=ctx.sub_seed(0))
+        ctx = RolloutContext(self.sampler, step, self.total_steps, self.num_generations, self.seed, stats={},
+                             draw_problems=self.problem_drawer(step, problems))
+        sample_first = getattr(self.strategy, "wants_initial_samples", True)
+        if sample_first:
+            groups_rollouts = self.sampler.sample([(p, None) for p in problems], self.num_generations,
+                                                  seed=ctx.sub_seed(0))
+        else:
+            groups_rollouts = [[] for _ in problems]
         batch = Batch([Group(p, rs) for p, rs in zip(problems, groups_rollouts)], step=step)
-        before = group_stats(batch.groups, prefix="")
+        before = group_stats(batch.groups, prefix="") if sample_first else None
         t1 = time.perf_counter()
         batch = self.strategy.rescue(batch, ctx)
+        if before is None:
+            before = group_stats(batch.groups, prefix="")
         stats = dict(before)
         stats["zero_adv_frac_before"] = before["zero_adv_frac"]
         stats.update(ctx.stats)

@@ -12,6 +12,9 @@ from scaffold_rl.types import Batch
 
 class RescueStrategy:
     name = "base"
+    # False: the rollout stage skips its plain group and passes groups without rollouts; the strategy samples
+    # every group itself (SEELE's hinted rounds), so no unhinted group is generated only to be thrown away
+    wants_initial_samples = True
 
     def rescue(self, batch: Batch, ctx) -> Batch:
         """Return the groups to train on. `ctx` is a rollout.sampler.RolloutContext."""
@@ -35,7 +38,7 @@ def register(cls: type[RescueStrategy]) -> type[RescueStrategy]:
 
 def build_strategy(config) -> RescueStrategy:
     """The strategy named by `config.strategy.name`, built from the whole run config."""
-    from scaffold_rl.strategies import grpo, reference, scaf_grpo  # noqa: F401  (registers)
+    from scaffold_rl.strategies import dynamic_sampling, grpo, reference, scaf_grpo, seele  # noqa: F401 registers
 
     name = config.strategy.name
     if name not in STRATEGIES:

@@ -170,7 +170,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     def stage_factory(trainer):
         # the sampler generates with the very model TRL trains
         s = make_sampler(cfg, trainer.model, tokenizer, task)
-        return RolloutStage(s, strategy, cfg.rollout.num_generations, cfg.train.steps, cfg.train.seed)
+        return RolloutStage(s, strategy, cfg.rollout.num_generations, cfg.train.steps, cfg.train.seed,
+                            problem_pool=problems)
 
     def periodic_eval():
         res = run_evaluation(cfg, trainer.stage.sampler, task, full=False)
@@ -178,7 +179,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
 
     callback = RunCallback(log, periodic_eval, cfg.eval.every, cfg.train.max_minutes, echo)
     trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=grpo_args(cfg, ckpt_dir),
-                                  problems=problems, stage_factory=stage_factory, callbacks=[callback])
+                                  problems=problems, stage_factory=stage_factory, callbacks=[callback],
+                                  hint_nll_weight=cfg.train.hint_nll_weight)
     echo(f"GRPO: strategy={strategy.name} steps={cfg.train.steps} batch={cfg.train.prompts_per_step}x"
          f"{cfg.rollout.num_generations} lr={cfg.train.lr} loss={cfg.train.loss_type}")
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

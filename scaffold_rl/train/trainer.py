@@ -87,13 +87,25 @@ precomputed_reward.__name__ = "correctness"
 
 
 class ScaffoldGRPOTrainer(GRPOTrainer):
-    """`GRPOTrainer` whose rollouts come from a `RolloutStage` (generation + rescue strategy)."""
+    """`GRPOTrainer` whose rollouts come from a `RolloutStage` (generation + rescue strategy).
+
+    Hint tokens of a rollout marked `hint_loss="nll"` (SEELE) are kept out of the policy loss (env_mask 0,
+    so TRL neither clips nor normalises over them) and get a supervised term instead:
+    `hint_nll_weight` x the token-mean negative log-likelihood over all such tokens of the micro-batch, taken
+    from the same forward pass as the policy loss (and the same temperature-scaled log-probs TRL uses).
+    """
 
     def __init__(self, *, model, tokenizer, args: GRPOConfig, problems: list[Problem], stage_factory,
-                 callbacks=None, skip_zero_advantage_rows: bool = True):
+                 callbacks=None, skip_zero_advantage_rows: bool = True, hint_nll_weight: float = 0.0):
+        if hint_nll_weight < 0:
+            raise ValueError(f"hint_nll_weight must be >= 0, got {hint_nll_weight}")
         self.problems = problems
         self.skip_zero_advantage_rows = skip_zero_advantage_rows
+        self.hint_nll_weight = float(hint_nll_weight)
         self._rollout_rows = None
+        self._hint_nll_counts: list[int] | None = None  # per row of the last rollout: leading tokens under NLL
+        self._capture_logps = False
+        self._captured_logps = None
         self.last_batch: Batch | None = None
         super().__init__(model=model, reward_funcs=[precomputed_reward], args=args,
                          train_dataset=problem_dataset(problems), processing_class=tokenizer,
@@ -104,7 +116,18 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         self._rollout_rows = inputs  # rollout_func only receives prompt texts; keep the rows it came from
-        return super()._generate_and_score_completions(inputs)
+        self._hint_nll_counts = None
+        out = super()._generate_and_score_completions(inputs)
+        counts = self._hint_nll_counts
+        if counts is not None and any(counts):  # absent when no row has NLL hint tokens: nothing to do or log
+            # (B, C) like completion_mask, so TRL's shuffling and splitting carry it along with the rows
+            mask = out["completion_mask"]
+            if len(counts) != mask.size(0):
+                raise RuntimeError("hint NLL marks out of sync with the completions")
+            positions = torch.arange(mask.size(1), device=mask.device)
+            limit = torch.tensor(counts, device=mask.device)
+            out["hint_nll_mask"] = (positions[None, :] < limit[:, None]).to(mask.dtype) * mask
+        return out
 
     def _rollout(self, prompts, trainer) -> dict:
         rows = self._rollout_rows
@@ -122,39 +145,51 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         self.last_batch = batch
         for key, value in batch.stats.items():
             self._metrics["train"][key].append(float(value))
-        prompt_ids, completion_ids, env_mask, rewards = [], [], [], []
+        prompt_ids, completion_ids, env_mask, rewards, nll_counts = [], [], [], [], []
         for group in batch.groups:
             if len(group.rollouts) != g:
                 raise RuntimeError(f"strategy returned a group of {len(group.rollouts)} rollouts, expected {g}")
             for r in group.rollouts:
+                # hint tokens marked "nll" leave the policy loss (env_mask 0) for the supervised term
+                h = r.hint_token_count if r.hint_loss == "nll" else 0
+                if not 0 <= h <= len(r.completion_ids):
+                    raise RuntimeError(f"hint_token_count {h} outside the completion of {len(r.completion_ids)}")
                 prompt_ids.append(r.prompt_ids)
                 completion_ids.append(r.completion_ids)
-                env_mask.append([1] * len(r.completion_ids))
+                env_mask.append([0] * h + [1] * (len(r.completion_ids) - h))
+                nll_counts.append(h)
                 rewards.append(r.reward)
+        self._hint_nll_counts = nll_counts
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None,
                 "env_mask": env_mask, "scaffold_reward": rewards}
 
     # --- loss: skip the forward/backward of rows that cannot contribute -----------------------------------
     def _compute_loss(self, model, inputs):
-        """TRL's loss, computed only on rows with a non-zero advantage when that is exact.
+        """TRL's loss, computed only on rows with a non-zero advantage when that is exact, plus the hint NLL.
 
         With no KL term and no entropy bonus, a zero-advantage row adds exactly nothing to the policy loss or
         its gradient; at the cliff that is most rows (80-95 % on the embedded task), and their forward and
-        backward passes are most of a step. The loss keeps TRL's normalisers, so value and gradient are those
+        backward passes are most of a step. Rows carrying hint-NLL tokens are always kept (their supervised
+        term does not depend on the advantage). The loss keeps TRL's normalisers, so value and gradient are those
         of the full batch (tests check both). Logged entropy and clip ratios then cover the kept rows only.
         """
+        hint_mask = inputs.get("hint_nll_mask") if self.hint_nll_weight > 0 else None
         adv = inputs["advantages"]
         keep = adv != 0 if adv.dim() == 1 else (adv != 0).any(dim=1)
+        if hint_mask is not None:
+            keep = keep | hint_mask.bool().any(dim=1)
         if not self.skip_zero_advantage_rows or self.beta != 0.0 or self._entropy_bonus_enabled or bool(keep.all()):
-            return super()._compute_loss(model, inputs)
+            loss, logps = self._policy_loss(model, inputs, capture=hint_mask is not None)
+            return loss if hint_mask is None else loss + self._hint_nll_term(logps, hint_mask)
         total_rows = keep.numel()
         if not keep.any():
-            # no informative row: a zero loss that still belongs to the graph, so every rank steps alike
+            # no informative row (nor hint-NLL row): a zero loss that still belongs to the graph, so every rank
+            # steps alike
             return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
         index = keep.nonzero().squeeze(1)
         sub = {k: (v[index] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.size(0) == total_rows else v)
                for k, v in inputs.items()}
-        loss = super()._compute_loss(model, sub)
+        loss, logps = self._policy_loss(model, sub, capture=hint_mask is not None)
         # losses normalised by the row or token count of the micro-batch need the full batch's count back
         if self.loss_type in ("grpo", "sapo", "dr_grpo", "luspo"):
             loss = loss * (len(index) / total_rows)
@@ -162,7 +197,40 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
             mask = inputs["completion_mask"] if "tool_mask" not in inputs else inputs["completion_mask"] * inputs[
                 "tool_mask"]
             loss = loss * (mask[index].sum().clamp(min=1.0) / mask.sum().clamp(min=1.0))
-        return loss
+        if hint_mask is None:
+            return loss
+        # every hint-NLL row was kept, so the token mean over the kept rows is the micro-batch's
+        return loss + self._hint_nll_term(logps, sub["hint_nll_mask"])
+
+    def _policy_loss(self, model, inputs, capture: bool):
+        """TRL's loss; with `capture`, also the per-token log-probs of its forward pass (for the hint NLL)."""
+        self._capture_logps, self._captured_logps = capture, None
+        try:
+            loss = super()._compute_loss(model, inputs)
+        finally:
+            self._capture_logps = False
+        logps, self._captured_logps = self._captured_logps, None
+        return loss, logps
+
+    def _get_per_token_logps_and_entropies(self, *args, **kwargs):
+        out = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+        if self._capture_logps:
+            self._captured_logps = out[0]
+        return out
+
+    def _hint_nll_term(self, logps, hint_mask):
+        """gamma x token-mean NLL of the hint tokens (0 without any), scaled for gradient accumulation like TRL's
+        per-micro-batch losses; logs `hint_nll` (the unweighted mean) and `hint_nll_tokens`."""
+        mode = "train" if self.model.training else "eval"
+        count = hint_mask.sum()
+        self._metrics[mode]["hint_nll_tokens"].append(float(count.item()))
+        if logps is None or count.item() == 0:
+            return 0.0
+        mask = hint_mask.to(logps.dtype)
+        nll = -(logps * mask).sum() / count.to(logps.dtype)
+        self._metrics[mode]["hint_nll"].append(float(nll.detach().item()))
+        normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
+        return self.hint_nll_weight * nll / normalizer
 
     # --- checkpoints: strategy state travels with TRL's; a marker says the folder is whole -----------------
     def _save_checkpoint(self, model, trial):

@@ -1,0 +1,142 @@
+"""Build a reward from a config value, so `reward=format_length` or a dict of weighted terms is all a run
+needs to say.
+
+Spec forms:
+* a preset or a sum of weighted term names: "correctness", "format", "format_length",
+  "format_length+0.5*overlong", "correctness+0.1*repetition";
+* a dict {term: weight | {"weight": w, option: value, ...}, "guards": bool | [names] | {"names": [...],
+  threshold: value}}.
+
+Terms and their options:
+    correctness    kind ("answer" | "strict"), timeout_s
+    format         timeout_s, after_think
+    length         p, shape ("quadratic" | "polyline"), unit ("tokens" | "chars"), max_length, start_step
+    format_length  the length options + format_weight (paper 1.0, its code 0.5), timeout_s, after_think
+    overlong       max_length, cache, unit
+    repetition     n, max_penalty
+
+Guards default to on when no correctness term has a nonzero weight (label-free training), off otherwise.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from typing import Any
+
+from scaffold_rl.rewards.composite import (
+    CompositeReward,
+    CorrectnessTerm,
+    FormatLengthTerm,
+    FormatTerm,
+    LengthTerm,
+    OverlongTerm,
+    RepetitionTerm,
+    Term,
+)
+from scaffold_rl.rewards.format import FormatReward
+from scaffold_rl.rewards.guards import GUARD_NAMES, Guards, GuardSettings
+from scaffold_rl.rewards.length import LengthReward
+
+_LENGTH_OPTIONS = {"p", "shape", "unit", "max_length", "start_step"}
+TERM_OPTIONS: dict[str, set[str]] = {
+    "correctness": {"kind", "timeout_s"},
+    "format": {"timeout_s", "after_think"},
+    "length": _LENGTH_OPTIONS,
+    "format_length": _LENGTH_OPTIONS | {"format_weight", "timeout_s", "after_think"},
+    "overlong": {"max_length", "cache", "unit"},
+    "repetition": {"n", "max_penalty"},
+}
+_TERM_RE = re.compile(r"^\s*(?:([0-9.eE+-]+)\s*\*\s*)?([a-z_]+)\s*$")
+
+
+def parse_spec(spec: str | dict[str, Any]) -> tuple[dict[str, dict[str, Any]], Any]:
+    """(term name -> options incl. weight, guards setting or None) from either spec form."""
+    if isinstance(spec, str):
+        terms: dict[str, dict[str, Any]] = {}
+        for part in spec.split("+"):
+            match = _TERM_RE.match(part)
+            if not match:
+                raise ValueError(f"cannot read reward term {part!r} in {spec!r}; expected e.g. 'format_length' "
+                                 "or '0.5*overlong'")
+            terms[match.group(2)] = {"weight": float(match.group(1) or 1.0)}
+        return _checked(terms), None
+    spec = dict(spec)
+    guards = spec.pop("guards", None)
+    terms = {name: dict(value) if isinstance(value, dict) else {"weight": float(value)}
+             for name, value in spec.items()}
+    return _checked(terms), guards
+
+
+def _checked(terms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    if not terms:
+        raise ValueError("reward spec has no terms")
+    for name, options in terms.items():
+        if name not in TERM_OPTIONS:
+            raise ValueError(f"unknown reward term {name!r}; known: {sorted(TERM_OPTIONS)}")
+        unknown = set(options) - TERM_OPTIONS[name] - {"weight"}
+        if unknown:
+            raise ValueError(f"reward term {name!r}: unknown options {sorted(unknown)}; "
+                             f"allowed: {sorted(TERM_OPTIONS[name])} and weight")
+    return terms
+
+
+def _max_length(name: str, options: dict[str, Any], default: int | None) -> int:
+    value = options.get("max_length", default)
+    if value is None:
+        raise ValueError(f"reward term {name!r} needs max_length (the rollout's max_new_tokens)")
+    return int(value)
+
+
+def _length_reward(name: str, o: dict[str, Any], max_length: int | None, tokenizer: Any) -> LengthReward:
+    return LengthReward(_max_length(name, o, max_length), p=o.get("p", 0.5), shape=o.get("shape", "quadratic"),
+                        unit=o.get("unit", "tokens"), tokenizer=tokenizer)
+
+
+def build_term(name: str, o: dict[str, Any], answer_pattern: str | None, tokenizer: Any,
+               max_length: int | None, correctness_kind: str, timeout_s: float) -> Term:
+    """One term from its options (weight excluded)."""
+    timeout = o.get("timeout_s", timeout_s)
+    if name == "correctness":
+        return CorrectnessTerm(o.get("kind", correctness_kind), answer_pattern, timeout)
+    if name in ("format", "format_length"):
+        fmt = FormatReward(answer_pattern, timeout, o.get("after_think", True))
+        if name == "format":
+            return FormatTerm(fmt)
+        return FormatLengthTerm(fmt, _length_reward(name, o, max_length, tokenizer),
+                                format_weight=o.get("format_weight", 1.0), start_step=o.get("start_step", 0))
+    if name == "length":
+        return LengthTerm(_length_reward(name, o, max_length, tokenizer), start_step=o.get("start_step", 0))
+    if name == "overlong":
+        return OverlongTerm(_max_length(name, o, max_length), o.get("cache"), o.get("unit", "tokens"), tokenizer)
+    return RepetitionTerm(o.get("n", 4), o.get("max_penalty", 1.0))
+
+
+def build_guards(setting: Any, label_free: bool, answer_pattern: str | None) -> Guards | None:
+    """None/True/False/[names]/{"names": [...], threshold: value} -> Guards or None."""
+    if setting is None:
+        setting = label_free
+    if setting is False:
+        return None
+    if setting is True:
+        return Guards(GUARD_NAMES, answer_pattern)
+    if isinstance(setting, (list, tuple)):
+        return Guards(setting, answer_pattern)
+    options = dict(setting)
+    names = options.pop("names", GUARD_NAMES)
+    known = {f.name for f in fields(GuardSettings)}
+    if set(options) - known:
+        raise ValueError(f"unknown guard settings {sorted(set(options) - known)}; known: {sorted(known)}")
+    return Guards(names, answer_pattern, GuardSettings(**options))
+
+
+def build_reward(spec: str | dict[str, Any], answer_pattern: str | None = None, tokenizer: Any = None, *,
+                 max_length: int | None = None, correctness_kind: str = "answer",
+                 timeout_s: float = 2.0) -> CompositeReward:
+    """The reward a spec names. `max_length` (the rollout's max_new_tokens) is the default for length and
+    overlong terms; `correctness_kind` is the default kind of a correctness term (config reward.kind)."""
+    terms, guard_setting = parse_spec(spec)
+    built = {name: (float(o.get("weight", 1.0)),
+                    build_term(name, o, answer_pattern, tokenizer, max_length, correctness_kind, timeout_s))
+             for name, o in terms.items()}
+    label_free = built.get("correctness", (0.0, None))[0] == 0.0
+    return CompositeReward(built, build_guards(guard_setting, label_free, answer_pattern))
