@@ -84,3 +84,18 @@ def test_missing_or_incomplete_model_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelPathError, match="no config.json"):
         load_hf_model(tmp_path / "empty")
+
+
+def test_a_trained_embedded_model_reloads_with_its_own_tokenizer(tmp_path):
+    """The final/ folder of an embedded run has a Qwen2 config beside a character tokenizer: reloading it must
+    keep newlines and spaces (transformers alone would re-wrap it as a byte-level Qwen2 tokenizer)."""
+    from scaffold_rl.models.embedded import TinyModelSpec, build_model, build_tokenizer
+    from scaffold_rl.models.loading import load_hf_model
+
+    tok = build_tokenizer()
+    build_model(tok, TinyModelSpec(32, 64, 1, 2, 96)).save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    _, loaded = load_hf_model(tmp_path / "m", echo=lambda *a: None)
+    text = "Q:143-7=?\nS:143 -7"
+    assert loaded(text)["input_ids"] == tok(text)["input_ids"]
+    assert loaded.decode(loaded(text, add_special_tokens=False)["input_ids"]) == text

@@ -10,7 +10,7 @@ class ModelPathError(FileNotFoundError):
 
 def load_hf_model(path: str | Path, echo=print):
     """Load a local causal LM and its tokenizer; never touches the hub (no downloads at run time)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -19,7 +19,7 @@ def load_hf_model(path: str | Path, echo=print):
     if not (p / "config.json").exists():
         raise ModelPathError(f"model.path: {p} has no config.json; is it a Hugging Face model folder?")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
+        tokenizer = _load_tokenizer(p)
         model = AutoModelForCausalLM.from_pretrained(p, local_files_only=True)
     except OSError as err:
         raise ModelPathError(f"model.path: could not load {p}: {err}") from err
@@ -30,6 +30,25 @@ def load_hf_model(path: str | Path, echo=print):
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     echo(f"loaded {type(model).__name__} from {p} ({sum(x.numel() for x in model.parameters()) / 1e6:.1f} M)")
     return model, tokenizer
+
+
+GENERIC_TOKENIZER_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
+def _load_tokenizer(path: Path):
+    """The folder's own tokenizer. transformers 5 picks the class from the *model* type, which would re-wrap a
+    generic tokenizer.json (the embedded model's, say) in e.g. Qwen2Tokenizer's byte-level pre-tokenizer and
+    silently drop characters it has no byte token for ('\\n', ' '); a folder that declares a generic class
+    gets exactly its tokenizer.json."""
+    import json
+
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    config_file = path / "tokenizer_config.json"
+    declared = json.loads(config_file.read_text()).get("tokenizer_class") if config_file.exists() else None
+    if declared in GENERIC_TOKENIZER_CLASSES and (path / "tokenizer.json").exists():
+        return PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
 def load_policy(cfg, echo=print):
