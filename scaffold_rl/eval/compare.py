@@ -81,6 +81,10 @@ def plot_comparison(runs: dict[str, dict], path: Path, hard_level: str | None) -
     plt.close(fig)
 
 
+def _cell(value: float) -> str:
+    return "—" if value != value else f"{value:.2f}"  # NaN: the arm never triggered a rescue
+
+
 def summary_rows(runs: dict[str, dict]) -> list[dict]:
     rows = []
     for name, run in runs.items():
@@ -114,7 +118,7 @@ def write_comparison(runs: dict[str, dict], out_dir: Path, title: str, hard_leve
     for r in rows:
         lines.append(f"| {r['arm']} | " + " | ".join(f"{r[f'final/{lv}']:.3f}" for lv in levels)
                      + f" | {r['steps']} | {r['train_s']:.0f} | {r['s_per_step']:.2f} | {r['zero_adv']:.2f} | "
-                       f"{r['hinted']:.3f} | {r['rescue_rate']:.2f} |")
+                       f"{r['hinted']:.3f} | {_cell(r['rescue_rate'])} |")
     lines += ["", "Accuracy: greedy, held-out problems, no hints. Zero-advantage share: groups whose rewards are all "
               "equal (no gradient), after any rescue.", "", "## The base model", "", "![base](base_model.png)", ""]
     if base.get("hints"):
