@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from scaffold_rl.data.arithmetic import ArithmeticSpec, ArithmeticTask
 from scaffold_rl.eval.evaluate import group_by_level
+from scaffold_rl.models.pretrain import task_from_config
 from scaffold_rl.rollout.prompts import ChatRenderer, PlainRenderer
 from scaffold_rl.types import Problem
 
@@ -20,8 +20,7 @@ class EmbeddedArithmetic:
     def __init__(self, cfg):
         t = cfg.task
         self.cfg = cfg
-        self.task = ArithmeticTask(ArithmeticSpec(value_min=t.value_min, value_max=t.value_max,
-                                                  operand_max=t.operand_max, ops=t.ops), seed=t.seed)
+        self.task = task_from_config(t)
         self.answer_pattern = self.task.answer_pattern
         mix = cfg.model.pretrain.level_mix
         hard = [lv for lv in sorted(set(t.eval_levels) | set(t.train_levels)) if mix.get(lv, 0.0) < 0.01]

@@ -82,9 +82,8 @@ def _answer_equal(sampler: Sampler):
 
 
 def evaluate_levels(sampler: Sampler, problems_by_level: dict[int, list[Problem]], **kw) -> dict[str, dict]:
-    """`evaluate_problems` per level; keys are 'L1', 'L2', ... ; an 'all' entry averages greedy accuracy."""
-    results = {f"L{level}": evaluate_problems(sampler, probs, **kw) for level, probs in sorted(problems_by_level.items())}
-    return results
+    """`evaluate_problems` per level; keys are 'L1', 'L2', ... ('L0' for problems without a level)."""
+    return {f"L{level}": evaluate_problems(sampler, probs, **kw) for level, probs in sorted(problems_by_level.items())}
 
 
 def group_by_level(problems: list[Problem]) -> dict[int, list[Problem]]:

@@ -166,15 +166,6 @@ class CliffRescue(RescueStrategy):
             self.schedule.load_state_dict(state["schedule"])
 
 
-def hint_continues_response(renderer, problem: Problem, hint: Hint) -> bool:
-    """True when the renderer puts an in-prompt hint exactly where an in-response one goes (the embedded task:
-    the hint continues "S:"). Then both generate from identical tokens, and sampling with in_response=True
-    lets the reward judge hint + generated text, as a strict full-chain reward needs."""
-    in_prompt = renderer.render(problem, dataclasses.replace(hint, in_response=False))
-    in_response = renderer.render(problem, dataclasses.replace(hint, in_response=True))
-    return in_prompt.prompt_ids == in_response.prompt_ids + in_response.response_prefix_ids
-
-
 @register
 class ScafGRPO(CliffRescue):
     name = "scaf_grpo"
@@ -216,8 +207,9 @@ class ScafGRPO(CliffRescue):
         return [[self._place(r, ctx) for r in wins] for _, wins in (b or (None, []) for b in best)]
 
     def _items(self, problem: Problem, hint: Hint, ctx) -> tuple[Problem, Hint]:
-        in_response = self.placement == "response" or hint_continues_response(ctx.sampler.renderer, problem, hint)
-        return problem, dataclasses.replace(hint, in_response=in_response)
+        # the sampler scores a hint that continues the answer (the embedded task's solution prefix) wherever it
+        # sits, so the search can sample each placement as it will be trained
+        return problem, dataclasses.replace(hint, in_response=self.placement == "response")
 
     def _search_batched(self, problems, ladders, ctx):
         """Every level of every triggered problem in one generation call; keep each problem's least success."""
@@ -263,12 +255,7 @@ class ScafGRPO(CliffRescue):
         """Rebuild a hinted success for training according to `placement` (reward and .hint kept)."""
         if self.placement == "response":
             return r
-        h = r.hint_token_count
-        generated_ids = r.completion_ids[h:]
-        generated_text = r.text[len(r.hint.text):] if h else r.text
-        hint = dataclasses.replace(r.hint, in_response=False)
-        # "prompt": hint ids rejoin the prompt (identical to the in-prompt rendering, see hint_continues_response)
-        prompt_ids = r.prompt_ids + r.completion_ids[:h] if self.placement == "prompt" else \
-            plain_prompt_ids(ctx, r.problem)
-        return dataclasses.replace(r, prompt_ids=list(prompt_ids), completion_ids=list(generated_ids),
-                                   text=generated_text, hint=hint, hint_token_count=0)
+        # sampled with the hint in the prompt: completion_ids are the generated tokens alone
+        generated_text = ctx.sampler.tokenizer.decode(r.completion_ids, skip_special_tokens=True)
+        prompt_ids = r.prompt_ids if self.placement == "prompt" else plain_prompt_ids(ctx, r.problem)
+        return dataclasses.replace(r, prompt_ids=list(prompt_ids), text=generated_text)
