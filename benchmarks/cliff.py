@@ -58,6 +58,9 @@ def main():
     ap.add_argument("--arms", default="grpo,scaf,scaf_hint_tokens,reference")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                    help="budget clock: CPU seconds of each run (default; fair when other jobs share the cores) "
+                         "or wall-clock seconds")
     ap.add_argument("--config", type=Path, default=DEMO_CONFIG)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/cliff"))
     ap.add_argument("overrides", nargs="*")
@@ -65,7 +68,8 @@ def main():
     t0 = time.perf_counter()
     seeds = [int(s) for s in a.seeds.split(",")]
     names = [x for x in a.arms.split(",") if x]
-    common = a.overrides + [f"train.max_minutes={a.minutes}", "eval.samples=0", "eval.every=50"]
+    common = [f"train.max_minutes={a.minutes}", f"train.budget_clock={a.clock}", "eval.samples=0",
+              "eval.every=50"] + a.overrides
     cfg = load_config(RunConfig, a.config, common)
     base = evaluate_base(cfg)
     arms = []

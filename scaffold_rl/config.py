@@ -175,6 +175,10 @@ class StrategyConfig:
 class TrainConfig:
     steps: int = knob(200, "Optimizer steps (one generation batch each).")
     max_minutes: float | None = knob(None, "Stop after this much training time (equal wall-clock comparisons).")
+    budget_clock: Literal["wall", "cpu"] = knob(
+        "wall", "Clock of max_minutes: 'wall' (elapsed seconds) or 'cpu' (CPU seconds of the training process: "
+        "the same as wall on an idle machine at one thread, but unmoved by other jobs sharing the cores, so "
+        "benchmark arms stay comparable when the machine is busy).")
     prompts_per_step: int = knob(16, "Problems per step; each gets num_generations samples.")
     lr: float = knob(2e-4, "Learning rate (constant). 2e-4 is the trial's usable maximum for the tiny model.")
     loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"] = knob(

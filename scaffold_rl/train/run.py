@@ -51,19 +51,21 @@ class MetricsLog:
 class RunCallback(TrainerCallback):
     """Per-step metric lines, periodic held-out evaluation, and the wall-clock budget (evaluation excluded)."""
 
-    def __init__(self, log: MetricsLog, evaluator, eval_every: int, max_minutes: float | None, echo):
+    def __init__(self, log: MetricsLog, evaluator, eval_every: int, max_minutes: float | None, echo,
+                 clock: str = "wall"):
         self.log, self.evaluator, self.eval_every, self.max_minutes, self.echo = log, evaluator, eval_every, \
             max_minutes, echo
+        self.clock = time.process_time if clock == "cpu" else time.perf_counter
         self.train_seconds = 0.0
         self._t = None
 
     def on_train_begin(self, args, state, control, **kw):
-        self._t = time.perf_counter()
+        self._t = self.clock()
 
     def on_log(self, args, state, control, logs=None, **kw):
         if not logs or "loss" not in logs and "reward" not in logs:
             return
-        now = time.perf_counter()
+        now = self.clock()
         self.train_seconds += now - self._t
         record = {"step": state.global_step, "train_seconds": round(self.train_seconds, 3), **logs}
         self.log.write(record)
@@ -74,7 +76,7 @@ class RunCallback(TrainerCallback):
         if self.eval_every and state.global_step % self.eval_every == 0:
             self.log.write({"step": state.global_step, "train_seconds": round(self.train_seconds, 3),
                             "eval": self.evaluator()})
-        self._t = time.perf_counter()
+        self._t = self.clock()
 
 
 def format_step_line(r: dict) -> str:
@@ -177,7 +179,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         res = run_evaluation(cfg, trainer.stage.sampler, task, full=False)
         return {k: v["greedy"] for k, v in res["levels"].items()}
 
-    callback = RunCallback(log, periodic_eval, cfg.eval.every, cfg.train.max_minutes, echo)
+    callback = RunCallback(log, periodic_eval, cfg.eval.every, cfg.train.max_minutes, echo,
+                           clock=cfg.train.budget_clock)
     trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=grpo_args(cfg, ckpt_dir),
                                   problems=problems, stage_factory=stage_factory, callbacks=[callback],
                                   hint_nll_weight=cfg.train.hint_nll_weight)
