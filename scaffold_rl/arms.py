@@ -29,6 +29,10 @@ PRESETS: dict[str, list[str]] = {
     "scaf_whole_tier": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]", "strategy.incremental=false"],
     "scaf_offpolicy": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
                        "strategy.hint_placement=dropped"],
+    # the same ablations of the variant that crosses on the embedded task (hint tokens trained)
+    "scaf_hint_tokens_full_ladder": ["strategy.name=scaf_grpo", "strategy.hint_placement=response"],
+    "scaf_hint_tokens_whole_tier": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
+                                    "strategy.hint_placement=response", "strategy.incremental=false"],
     # SEELE with the paper's Dr.GRPO advantage; characters, because a 3-step chain offers too few prefix
     # lengths for the fitted rate to move (docs/strategies.md); m = 4 rounds of num_generations / 4
     "seele": ["strategy.name=seele", "strategy.seele_granularity=char", "train.scale_rewards=none"],
@@ -47,7 +51,10 @@ def arm_from_spec(spec: str) -> Arm:
     name, _, extra = spec.partition(":")
     if name not in PRESETS and not extra:
         raise ValueError(f"unknown arm {name!r}; presets: {sorted(PRESETS)} (or name:key=value,...)")
-    return Arm(name, PRESETS.get(name, []) + [x for x in extra.split(",") if x])
+    extra_overrides = [x for x in extra.split(",") if x]
+    if extra_overrides:  # distinct run folders for variants of one preset, e.g. seele+hint_nll_weight=1.0
+        name += "+" + ",".join(x.split(".", 1)[-1] for x in extra_overrides)
+    return Arm(name, PRESETS.get(name.partition("+")[0], []) + extra_overrides)
 
 
 def _stream(proc: subprocess.Popen, prefix: str, echo) -> None:
@@ -70,10 +77,18 @@ def run_arms(arms: list[Arm], common: list[str], config: Path | None, out_dir: P
         while pending and len(running) < parallel:
             i = pending.pop(0)
             arm = arms[i]
-            cmd = [sys.executable, "-m", "scaffold_rl", "train", "--run-dir", str(run_dirs[i])]
-            if config:
-                cmd += ["--config", str(config)]
-            cmd += common + arm.overrides + [f"name={arm.name}", f"train.threads={threads}"]
+            if (run_dirs[i] / "eval_final.json").exists():  # finished by an earlier, interrupted invocation
+                echo(f"[{arm.name}] already complete, kept")
+                continue
+            if (run_dirs[i] / "config.yaml").exists() and _has_checkpoint(run_dirs[i]):
+                # interrupted earlier: continue from its last complete checkpoint, budget included
+                cmd = [sys.executable, "-m", "scaffold_rl", "train", "--resume", str(run_dirs[i])]
+                echo(f"[{arm.name}] resuming")
+            else:
+                cmd = [sys.executable, "-m", "scaffold_rl", "train", "--run-dir", str(run_dirs[i])]
+                if config:
+                    cmd += ["--config", str(config)]
+                cmd += common + arm.overrides + [f"name={arm.name}", f"train.threads={threads}"]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
             t = threading.Thread(target=_stream, args=(proc, arm.name, echo), daemon=True)
             t.start()
@@ -89,6 +104,12 @@ def run_arms(arms: list[Arm], common: list[str], config: Path | None, out_dir: P
     if failed:
         raise RuntimeError(f"arms failed: {failed}; see their run folders under {out_dir}")
     return run_dirs
+
+
+def _has_checkpoint(run_dir: Path) -> bool:
+    from scaffold_rl.train.trainer import last_complete_checkpoint
+
+    return last_complete_checkpoint(run_dir / "checkpoints") is not None
 
 
 def load_run(run_dir: Path) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import ConfigError, describe_config, load_config
+from scaffold_rl.data.jsonl import DataError
 
 DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
@@ -31,6 +32,11 @@ def cmd_train(args) -> None:
         if args.overrides or args.config:
             raise ConfigError("--resume continues a run with its saved config; drop the overrides")
         train(None, run_dir=Path(args.resume), resume=True)
+        return
+    if args.dry_run:  # config, data, strategy, reward, TRL args and the cost of a step; no weights
+        from scaffold_rl.train.plan import build_plan
+
+        print(build_plan(_config(args), processes=args.processes).render())
         return
     run_dir = train(_config(args), run_dir=args.run_dir)
     print(f"run folder: {run_dir}")
@@ -75,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and meaning")
     p.add_argument("--run-dir", type=Path, help="write the run here instead of <output_dir>/<name>-<timestamp>")
+    p.add_argument("--dry-run", action="store_true", help="print the run's plan (data, batch geometry, steps, "
+                   "tokens per step, hardware) without loading the model")
+    p.add_argument("--processes", type=int, help="--dry-run: plan for this many training processes (GPUs)")
     p.set_defaults(func=cmd_train)
     p = common(sub.add_parser("demo", help="the learning cliff on the embedded task, end to end on CPU"))
     p.add_argument("--arms", default="grpo,scaf_hint_tokens",
@@ -89,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     from scaffold_rl.hints.cli import add_hints_parser
 
     add_hints_parser(sub)
+    from scaffold_rl.prm.cli import add_prm_parser
+    add_prm_parser(sub)
+    from scaffold_rl.search.cli import add_search_parser
+
+    add_search_parser(sub)
     return parser
 
 
@@ -96,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, DataError) as err:  # a bad file names its line: no traceback needed
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

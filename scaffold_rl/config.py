@@ -7,7 +7,7 @@ trials validated (see docs/benchmarks.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 def knob(default, help: str, **kw):
@@ -28,8 +28,15 @@ class TaskConfig:
                           "chance that a wrong chain hits the right answer low.")
     operand_max: int = knob(9, "Largest operand of an operation (arithmetic).")
     ops: str = knob("+-", "Operations the arithmetic task draws from (subset of '+-*').")
+    wide_share: float = knob(0.0, "Share of +/- operations with a wide operand (operand_max+1..wide_operand_max). "
+                             "1.0 with model.pretrain.wide_share=0.01 is the 'wide' variant of the cliff: the "
+                             "missing skill is needed at every step, so it lies after any solution-prefix hint.")
+    wide_operand_max: int = knob(99, "Largest wide operand (arithmetic).")
     seed: int = knob(0, "Task seed: fixes the problem space and the train/test split.")
     num_train_problems: int = knob(20000, "Training problems drawn for RL (the trainer samples from them).")
+    hide_train_answers: bool = knob(False, "Remove gold answers, reference chains, solution steps and hints from the "
+                                    "training problems (label-free experiments; evaluation keeps them). A reward "
+                                    "with a correctness term then fails at startup.")
 
     def __post_init__(self):
         if not self.train_levels or min(self.train_levels) < 1:
@@ -55,10 +62,35 @@ class PretrainConfig:
                                        "Share of each level in pretraining. A trace (0.5%) of the first hard level "
                                        "gives latent ability that hints can unlock, as real base models have.")
     seed: int = knob(0, "Seed of weights init and data order.")
+    wide_share: float | None = knob(None, "task.wide_share used for the pretraining documents (None = the run's "
+                                    "own). A small share gives latent skill on wide operations.")
     bf16: Literal["auto", "on", "off"] = knob("auto", "bf16 autocast in pretraining: 'auto' = on where the CPU has "
                                               "native bf16 (AVX512-BF16/AMX) or a GPU is used (1.35x faster here).")
     max_minutes: float | None = knob(None, "Stop pretraining early after this many minutes (breaks the cache key's "
                                      "promise of a fixed result; for experiments only).")
+    bad_answer_share: float = knob(
+        0.0, "Bad answer habits (label-free benchmark): share of final answers, chosen by their last digit, "
+        "whose pretraining documents end without a parsable answer line in 80% of cases (no 'A:' line, or "
+        "'A=<n>'). The chains stay right, so the base model reasons better than it answers. Multiples of 0.1; "
+        "0 = off (and out of the cache key).")
+
+
+@dataclass
+class LoraSettings:
+    enabled: bool = knob(False, "Train LoRA adapters (peft) instead of all weights: base weights stay frozen; "
+                         "checkpoints hold the adapter only, final/ the merged model and final/adapter/ the adapter "
+                         "(docs/scale-out.md). "
+                         "Needs `pip install 'scaffold-rl[lora]'`.")
+    r: int = knob(16, "LoRA rank.")
+    alpha: int = knob(32, "LoRA alpha (the update is scaled by alpha / r).")
+    dropout: float = knob(0.0, "Dropout on the LoRA input (0 keeps rollouts and loss forward passes identical).")
+    target_modules: list[str] = knob(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                     "Module names that get adapters (Qwen2/Llama names); ['all-linear'] = every "
+                                     "linear layer but the output head.")
+
+    def __post_init__(self):
+        if self.r < 1 or self.alpha <= 0 or not 0.0 <= self.dropout < 1.0 or not self.target_modules:
+            raise ValueError("lora needs r >= 1, alpha > 0, dropout in [0, 1) and target_modules")
 
 
 @dataclass
@@ -69,6 +101,7 @@ class ModelConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     cache_dir: str | None = knob(None, "Where pretrained embedded models are cached. Default: $SCAFFOLD_RL_CACHE or "
                                  "~/.cache/scaffold-rl.")
+    lora: LoraSettings = field(default_factory=LoraSettings)
 
 
 @dataclass
@@ -80,6 +113,25 @@ class RolloutConfig:
     top_p: float = knob(1.0, "Nucleus sampling (1.0 = off).")
     static_cache: bool = knob(True, "Use a static KV cache in generation (faster on CPU and GPU).")
     generation_batch_size: int = knob(256, "Most sequences generated at once.")
+    max_prompt_tokens: int | None = knob(None, "Longest prompt (hint included) a rollout may have; a longer one is "
+                                         "an error naming the problem. None = no check (the model's context is "
+                                         "the limit). Scaf-GRPO: 4096, room for hints.")
+    backend: Literal["transformers", "vllm"] = knob(
+        "transformers", "Generation engine for rollouts, hint search and SEELE rounds: 'transformers' "
+        "(model.generate, CPU or GPU) or 'vllm' (CUDA GPUs; `pip install 'scaffold-rl[vllm]'`; the engine "
+        "loads the model from its folder). The evaluation before training always uses transformers.")
+    vllm_mode: Literal["colocate", "server"] = knob(
+        "colocate", "vllm: 'colocate' = an in-process vllm.LLM on each training GPU, weights reloaded from the "
+        "trained model after every optimizer step; 'server' = a separate `trl vllm-serve` process (TRL's "
+        "VLLMClient), weights pushed to it by the main process.")
+    vllm_gpu_memory_utilization: float = knob(0.3, "vllm colocate: share of GPU memory vLLM reserves (weights + KV "
+                                              "cache); the rest is left to training.")
+    vllm_tensor_parallel_size: int = knob(1, "vllm colocate: GPUs per vLLM engine (must divide the process count).")
+    vllm_max_model_length: int | None = knob(None, "vllm: context length (prompt + completion); None = the "
+                                             "model's own.")
+    vllm_server_host: str = knob("0.0.0.0", "vllm server: host of `trl vllm-serve`.")
+    vllm_server_port: int = knob(8000, "vllm server: port of `trl vllm-serve`.")
+    vllm_server_timeout: float = knob(240.0, "vllm server: seconds to wait for the server to come up.")
 
 
 @dataclass
@@ -88,6 +140,20 @@ class RewardConfig:
                                              "reproduced (no lucky answers; needs a task with references). "
                                              "'answer': 1 when the final answer verifies.")
     verifier_timeout_s: float = knob(2.0, "Time bound per answer check; a timed-out check scores 0 and is counted.")
+    spec: str | dict[str, Any] | None = knob(
+        None, "Reward trained on (docs/rewards.md). None = correctness of `kind` alone. A sum of weighted terms, "
+        "e.g. 'format_length' (label-free, Xin et al.), 'format', 'format_length+0.5*overlong', "
+        "'correctness+0.1*repetition', or a mapping {term: weight | {weight: w, option: value}, guards: ...}. "
+        "Terms: correctness, format, length, format_length, overlong, repetition. `reward=<spec>` on the "
+        "command line (or `reward: <spec>` in YAML) is short for reward.spec. Evaluation always uses correctness.")
+
+    __config_shorthand__ = "spec"  # `reward=format_length` means reward.spec=format_length (configio)
+
+    def __post_init__(self):
+        if self.spec is not None:  # a typo in a term name fails at load time, not after pretraining
+            from scaffold_rl.rewards.registry import parse_spec
+
+            parse_spec(self.spec)
 
 
 @dataclass
@@ -173,7 +239,8 @@ class StrategyConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = knob(200, "Optimizer steps (one generation batch each).")
+    steps: int = knob(200, "Optimizer steps (updates): one generation batch each, or one per train.mini_batches "
+                      "updates when that is > 1.")
     max_minutes: float | None = knob(None, "Stop after this much training time (equal wall-clock comparisons).")
     budget_clock: Literal["wall", "cpu"] = knob(
         "wall", "Clock of max_minutes: 'wall' (elapsed seconds) or 'cpu' (CPU seconds of the training process: "
@@ -197,6 +264,14 @@ class TrainConfig:
                            "little for small models (0.04 s for the embedded one); raise it for large ones.")
     keep_checkpoints: int = knob(2, "Checkpoints kept on disk.")
     threads: int | None = knob(None, "torch CPU threads (None = all cores). Use 1 when two runs share 2 cores.")
+    mini_batches: int = knob(1, "Optimizer updates per generation batch (PPO mini-batches): the step's groups are "
+                             "split into this many parts, each one update, so train.steps counts updates. "
+                             "Scaf-GRPO: batch 256 / mini-batch 64 = 4. prompts_per_step must divide evenly.")
+    grad_accum: int = knob(1, "Micro-batches per update (gradient accumulation): the same update in less memory.")
+    bf16: Literal["auto", "on", "off"] = knob("auto", "bf16 mixed precision in training: 'auto' = on where a GPU "
+                                              "supports it, off on CPU.")
+    gradient_checkpointing: bool = knob(False, "Recompute activations in the backward pass (less memory, ~30 % "
+                                        "slower); generation never runs under it.")
     hint_nll_weight: float = knob(0.001, "Weight (gamma) of the supervised term on hint tokens that a strategy marks "
                                   "for it (SEELE's solution prefix; paper 0.001): token-mean NLL over those tokens, "
                                   "which never get the policy loss. 0 leaves them untrained. Other rollouts are "
@@ -205,6 +280,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.hint_nll_weight < 0:
             raise ValueError("hint_nll_weight must be >= 0")
+        if self.mini_batches < 1 or self.grad_accum < 1:
+            raise ValueError("mini_batches and grad_accum must be >= 1")
 
 
 @dataclass

@@ -11,6 +11,9 @@ fail loudly *before* a long run starts instead of being silently ignored.
 
 Errors are :class:`ConfigError` and say where (``file:line`` or the override), what key,
 what was expected, and the closest valid key.
+
+A section class may declare ``__config_shorthand__ = "field"``: a scalar given for the whole section then
+sets that one field (``reward=format_length`` in an override or ``reward: format_length`` in YAML).
 """
 
 from __future__ import annotations
@@ -304,6 +307,11 @@ def _coerce(value: Any, tp: Any, key: str, ctx: _Ctx) -> Any:
 
 def _build(value: Any, cls: type, key: str, ctx: _Ctx) -> Any:
     """Construct one dataclass section; ``__post_init__`` ValueErrors get the section's path."""
+    shorthand = getattr(cls, "__config_shorthand__", None)
+    if shorthand is not None and value is not None and not isinstance(value, Mapping):
+        value = {shorthand: value}  # `reward: format_length` = `reward: {spec: format_length}`
+        if key in ctx.origins:
+            ctx.origins.setdefault(_join(key, shorthand), ctx.origins[key])
     if not isinstance(value, Mapping):
         raise ctx.error(
             key,
@@ -315,7 +323,10 @@ def _build(value: Any, cls: type, key: str, ctx: _Ctx) -> Any:
         sub = _join(key, str(name))
         if not isinstance(name, str) or name not in fields:
             raise ctx.error(sub, _unknown_key_msg(sub, list(fields), ctx.root))
-        kwargs[name] = _coerce(v, fields[name][1], sub, ctx)
+        f, ftp = fields[name]
+        if _is_dc_type(ftp) and isinstance(v, Mapping) and f.default_factory is not dataclasses.MISSING:
+            v = _section_over_default(ftp, _plain(f.default_factory()), v)  # keeps the parent's defaults
+        kwargs[name] = _coerce(v, ftp, sub, ctx)
     for name, (f, ftp) in fields.items():
         if name in kwargs or f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
             continue
@@ -430,13 +441,22 @@ def _apply_override(raw: dict[str, Any], item: str, ctx: _Ctx) -> None:
     where = f"override {item!r}"
     if not key or not all(key.split(".")):
         raise ConfigError(f"{where}: empty key; {_OVERRIDE_FORM}")
-    value = _parse_override_value(text, _override_target(key, ctx.root, where), where)
+    target = _override_target(key, ctx.root, where)
+    value = _parse_override_value(text, target, where)
+    shorthand = getattr(_section_type(target), "__config_shorthand__", None)
+    if shorthand is not None and value is not None and not isinstance(value, Mapping):
+        # a scalar for a section that declares a shorthand sets that one key (`reward=format_length` is
+        # `reward.spec=format_length`), leaving the section's other keys as they are
+        key = _join(key, shorthand)
+        value = _parse_override_value(text, _override_target(key, ctx.root, where), where)
     parts = key.split(".")
     node = raw
-    for part in parts[:-1]:
+    for i, part in enumerate(parts[:-1]):
         nxt = node.get(part)
         if not isinstance(nxt, dict):  # e.g. `eval: null` in the file; the override re-opens it
-            nxt = node[part] = {}
+            sect = _section_type(_override_target(".".join(parts[: i + 1]), ctx.root, where))
+            short = getattr(sect, "__config_shorthand__", None)
+            nxt = node[part] = {short: nxt} if short is not None and nxt is not None else {}
         node = nxt
     node[parts[-1]] = value  # a whole-section value replaces that section, it is not merged
     for k in [k for k in ctx.origins if k.startswith((key + ".", key + "["))]:
@@ -462,6 +482,18 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     for item in overrides:
         _apply_override(raw, item, ctx)
     return _build(raw, cls, "", ctx)
+
+
+def _section_over_default(cls: type, default: Mapping, given: Mapping) -> dict:
+    """The keys `given` for section `cls` over its parent's default values; only nested sections merge key by
+    key (a dict-valued knob such as level_mix is replaced whole, as written)."""
+    out = dict(default)
+    fields = _fields(cls)
+    for k, v in given.items():
+        if k in fields and _is_dc_type(fields[k][1]) and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            v = _section_over_default(fields[k][1], out[k], v)
+        out[k] = v
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -27,7 +27,7 @@ def evaluate_base(cfg: RunConfig, echo=print) -> dict:
     model, tokenizer = load_policy(cfg, echo=echo)
     task = build_task(cfg)
     t0 = time.perf_counter()
-    base = run_evaluation(cfg, make_sampler(cfg, model, tokenizer, task), task, full=True)
+    base = run_evaluation(cfg, make_sampler(cfg, model, tokenizer, task, evaluation=True), task, full=True)
     base["seconds"] = round(time.perf_counter() - t0, 1)
     echo(summarize_eval("base model", base))
     return base

@@ -72,3 +72,27 @@ def test_spec_validation():
         ArithmeticSpec(value_min=5, value_max=5)
     with pytest.raises(ValueError):
         ArithmeticTask().problem("dev", 1, 0)
+
+
+def test_wide_operations_draw_two_digit_operands_and_keep_default_problems():
+    from scaffold_rl.data.arithmetic import ArithmeticTask
+
+    narrow, wide = ArithmeticTask(), ArithmeticTask(ArithmeticSpec(wide_share=1.0))
+    operands = [int(x) for p in wide.problems("train", 3, 50) for x in re.findall(r"[+-](\d+)", p.prompt)]
+    assert operands and all(10 <= x <= 99 for x in operands)
+    # wide_share=0 draws exactly as before the option existed, and keeps the old identity (cache keys)
+    assert [p.prompt for p in narrow.problems("test", 3, 5)] == [
+        p.prompt for p in ArithmeticTask(ArithmeticSpec(wide_share=0.0)).problems("test", 3, 5)]
+    assert "wide_share" not in narrow.spec.identity() and wide.spec.identity()["wide_share"] == 1.0
+    with pytest.raises(ValueError):
+        ArithmeticSpec(wide_share=1.5)
+
+
+def test_default_embedded_cache_key_is_stable():
+    """Adding task or pretraining options must not silently re-pretrain everyone's cached base model."""
+    from scaffold_rl.config import RunConfig
+    from scaffold_rl.models.pretrain import cache_key, pretraining_task
+
+    cfg = RunConfig()
+    cfg.model.pretrain.bf16 = "off"
+    assert cache_key(cfg.model, pretraining_task(cfg.model, cfg.task)) == "c8d1f71972383ca2"

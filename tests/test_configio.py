@@ -300,3 +300,29 @@ def test_describe_config_lists_keys_types_defaults_help() -> None:
     ):
         assert needle in text, needle
     assert "data: str = (required)" in describe_config(NeedsPath)
+
+
+@dataclass
+class _Inner:
+    a: int = 1
+    b: str = "x"
+
+
+@dataclass
+class _Outer:
+    inner: _Inner = field(default_factory=lambda: _Inner(a=5, b="y"))
+
+
+def test_partial_nested_section_keeps_parent_default_factory():
+    """Overriding one key of a section whose parent default is not the section's class default keeps the rest."""
+    assert load_config(_Outer, None, ["inner.b=z"]).inner == _Inner(a=5, b="z")
+    assert load_config(_Outer, None, []).inner == _Inner(a=5, b="y")
+
+
+def test_dict_knob_is_replaced_whole_and_survives_save_and_reload(tmp_path):
+    from scaffold_rl.config import RunConfig
+
+    cfg = load_config(RunConfig, None, ["model.pretrain.level_mix={1: 1.0}", "model.embedded.num_layers=2"])
+    assert cfg.model.pretrain.level_mix == {1: 1.0} and cfg.model.embedded.num_layers == 2
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(RunConfig, tmp_path / "c.yaml") == cfg

@@ -327,3 +327,15 @@ def test_correctness_without_answer_errors_clearly():
     assert "no answers" in message and "format_length" in message and "reward=format" in message
     with pytest.raises(MissingAnswerError, match="reference"):
         build_reward("correctness", correctness_kind="strict")(LABELED, NORMAL)
+
+
+def test_guards_read_responses_without_spaces():
+    """The embedded task's chains have no spaces: repetition and copying are still seen, a real chain passes."""
+    from scaffold_rl.data.arithmetic import make_problem
+    from scaffold_rl.rewards.guards import copies_problem, is_repetition_padding
+
+    problem = make_problem(387, [("+", 7), ("+", 3), ("-", 5)])
+    assert not is_repetition_padding(problem.reference)
+    assert is_repetition_padding("387+7=394." * 12 + "\nA:394")
+    assert not copies_problem(problem.reference, problem.prompt, n=4, min_words=8)
+    assert copies_problem("387+7+3-5=?" * 4, problem.prompt, n=4, min_words=8)

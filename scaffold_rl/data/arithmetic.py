@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from scaffold_rl.types import Problem
 
@@ -33,6 +33,10 @@ class ArithmeticSpec:
     operand_max: int = 9
     ops: str = "+-"
     test_fraction: float = 0.2  # share of the problem space reserved for evaluation
+    # "wide" operations: each +/- operation draws its operand from operand_max+1..wide_operand_max with this
+    # probability. A skill needed at every step, unlike the reading of long questions (docs/strategies.md).
+    wide_share: float = 0.0
+    wide_operand_max: int = 99
 
     def __post_init__(self):
         if not 0 <= self.value_min < self.value_max:
@@ -43,6 +47,15 @@ class ArithmeticSpec:
             raise ValueError(f"ops must be a non-empty subset of '+-*', got {self.ops!r}")
         if not 0 < self.test_fraction < 1:
             raise ValueError("test_fraction must be in (0, 1)")
+        if not 0.0 <= self.wide_share <= 1.0 or self.wide_operand_max <= self.operand_max:
+            raise ValueError("wide_share must be in [0, 1] and wide_operand_max above operand_max")
+
+    def identity(self) -> dict:
+        """The fields that define the problem space; wide fields only when used, so older cache keys hold."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("wide_share", "wide_operand_max")}
+        if self.wide_share:
+            out.update(wide_share=self.wide_share, wide_operand_max=self.wide_operand_max)
+        return out
 
 
 def _apply(value: int, op: str, operand: int) -> int:
@@ -101,7 +114,10 @@ class ArithmeticTask:
         value, ops = start, []
         for _ in range(level):
             op = rng.choice(s.ops)
-            x = rng.randint(2 if op == "*" else 1, s.operand_max)
+            if s.wide_share and op != "*" and rng.random() < s.wide_share:
+                x = rng.randint(s.operand_max + 1, s.wide_operand_max)
+            else:
+                x = rng.randint(2 if op == "*" else 1, s.operand_max)
             value = _apply(value, op, x)
             if not s.value_min <= value <= s.value_max:
                 return None
@@ -150,3 +166,36 @@ class ArithmeticTask:
 def render_hint_prefix(problem: Problem, depth: int) -> str:
     """The first `depth` reference steps: the solution-prefix hint in the task's own format."""
     return "".join(problem.solution_steps[:depth])
+
+
+# --- bad answer habits (the label-free benchmark's base model) -----------------------------------------
+
+BAD_ANSWER_RATE = 0.8  # a habit answer is written badly this often; the rest keep `A:<n>`, so sampling finds it
+
+
+def habit_digits(share: float) -> str:
+    """Last digits of the answers written badly: the first round(10 * share) digits, 0 upwards."""
+    k = round(10 * share)
+    if not 0.0 <= share <= 1.0 or abs(k - 10 * share) > 1e-9:
+        raise ValueError(f"bad_answer_share must be a multiple of 0.1 in [0, 1], got {share}")
+    return "0123456789"[:k]
+
+
+def with_answer_habit(problem: Problem, share: float, salt: int = 0) -> Problem:
+    """The problem with its reference answer line written so that it does not parse, when the answer ends
+    in a habit digit and a hash of (salt, problem) falls in BAD_ANSWER_RATE: the chain then stops without an
+    answer line, or writes `A=<n>`, in equal parts.
+
+    Tying the habit to the answer's last digit (which the model has just written at the end of the chain)
+    makes it a consistent habit that greedy decoding keeps, as a base model's formatting habits are; a coin
+    flip per document would be averaged away by greedy decoding whenever it is below one half.
+    """
+    if problem.reference is None or problem.answer is None or problem.answer[-1] not in habit_digits(share):
+        return problem
+    h = int.from_bytes(hashlib.blake2b(f"{salt}:{problem.id}".encode(), digest_size=8).digest(), "big")
+    u = (h % 1_000_000) / 1_000_000
+    if u >= BAD_ANSWER_RATE:
+        return problem
+    chain = "".join(problem.solution_steps)
+    bad = chain if u < BAD_ANSWER_RATE / 2 else f"{chain}\nA={problem.answer}"
+    return replace(problem, reference=bad)

@@ -55,10 +55,11 @@ def find_data_dir() -> Path:
     )
 
 
-def load_benchmark(name_or_path: str, limit: int | None = None) -> list[Problem]:
+def load_benchmark(name_or_path: str, limit: int | None = None, require_answers: bool = True) -> list[Problem]:
     """Problems of a named benchmark (see `BENCHMARKS`), or of a .jsonl/.parquet file path.
 
-    A file needs `problem` or `question`, and `answer` (or verl's `reward_model.ground_truth`).
+    A file needs `problem` or `question`, and `answer` (or verl's `reward_model.ground_truth`); with
+    `require_answers=False` the answer may be missing, null or blank (answer None: label-free training).
     `limit` keeps the first rows only, without reading the rest of the file.
     """
     if limit is not None and limit < 0:
@@ -78,7 +79,7 @@ def load_benchmark(name_or_path: str, limit: int | None = None) -> list[Problem]
     for line, record in read_records(path):
         if limit is not None and len(problems) >= limit:
             break
-        problem = parse_row(_Row(record, path, line, name))
+        problem = parse_row(_Row(record, path, line, name, require_answers))
         if problem is not None:
             problems.append(problem)
     return problems
@@ -87,8 +88,10 @@ def load_benchmark(name_or_path: str, limit: int | None = None) -> list[Problem]
 class _Row:
     """One record plus where it came from, so field errors can name file and line."""
 
-    def __init__(self, record: dict[str, Any], path: Path, line: int, source: str) -> None:
+    def __init__(self, record: dict[str, Any], path: Path, line: int, source: str,
+                 require_answers: bool = True) -> None:
         self.record, self.path, self.line, self.source = record, path, line, source
+        self.require_answers = require_answers
 
     def get(self, field: str, types: tuple[type, ...] = (str,), required: bool = True) -> Any:
         return get_field(self.record, field, self.path, self.line, types, required)
@@ -109,7 +112,7 @@ class _Row:
             raise DataError(self.path, self.line, field, "empty")
         return value
 
-    def problem(self, prompt_field: str, answer: str, **kwargs: Any) -> Problem:
+    def problem(self, prompt_field: str, answer: str | None, **kwargs: Any) -> Problem:
         return Problem(
             id=self.problem_id(), prompt=self.text(prompt_field), answer=answer, source=self.source, **kwargs
         )
@@ -174,9 +177,27 @@ def _generic_row(row: _Row) -> Problem:
     prompt_field = "problem" if "problem" in row.record else "question"
     verl_style = "answer" not in row.record and "reward_model" in row.record
     answer_field = "reward_model.ground_truth" if verl_style else "answer"
-    answer = _number_answer(row, row.get(answer_field, (str, int, float)), answer_field)
+    value = row.get(answer_field, (str, int, float), required=False)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if row.require_answers:
+            state = "empty" if value is not None else "null" if _has_key(row.record, answer_field) else "missing"
+            raise DataError(row.path, row.line, answer_field,
+                            f"{state} (the first row without an answer; a correctness reward needs one on every "
+                            "row, while a label-free reward such as reward=format_length trains without any)")
+        answer = None
+    else:
+        answer = _number_answer(row, value, answer_field)
     meta = _optional(row, subject=(str,), solution=(str,))
     return row.problem(prompt_field, answer, level=_generic_level(row), meta=meta)
+
+
+def _has_key(record: dict[str, Any], dotted_name: str) -> bool:
+    node: Any = record
+    for part in dotted_name.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _generic_level(row: _Row) -> int | None:

@@ -23,7 +23,7 @@ def evaluate_cli(cfg, run: Path | None = None, output: Path | None = None) -> di
     set_threads(cfg.train.threads)
     task = build_task(cfg)
     model, tokenizer = load_policy(cfg)
-    sampler = make_sampler(cfg, model, tokenizer, task)
+    sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
     t0 = time.perf_counter()
     out = run_evaluation(cfg, sampler, task, full=True)
     out["seconds"] = round(time.perf_counter() - t0, 1)

@@ -110,7 +110,10 @@ def write_report(run_dir: Path) -> Path:
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
     lines = [f"# Run report: {run_dir.name}", ""]
-    if base or final:
+    skipped = next((r["skipped"] for r in (base, final) if r and r.get("skipped")), None)
+    if skipped:  # label-free data without gold answers
+        lines += ["## Accuracy per level", "", f"Evaluation skipped: {skipped}.", ""]
+    elif base or final:
         plot_levels(base, final, plots / "accuracy_per_level.png")
         lines += ["## Accuracy per level (held-out problems, no hints)", "",
                   "![accuracy per level](plots/accuracy_per_level.png)", ""] + levels_table(base, final) + [""]

@@ -12,13 +12,13 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 from scaffold_rl.config import ModelConfig, TaskConfig
-from scaffold_rl.data.arithmetic import ArithmeticTask
+from scaffold_rl.data.arithmetic import ArithmeticTask, habit_digits, with_answer_habit
 from scaffold_rl.models.embedded import TinyModelSpec, build_model, build_tokenizer
 from scaffold_rl.progress import progress_bar
 
@@ -45,12 +45,15 @@ def resolve_bf16(setting: str) -> bool:
 
 def cache_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
     pretrain = asdict(model_cfg.pretrain)
+    pretrain.pop("wide_share")  # what it changes is in the task identity below
+    if not pretrain.get("bad_answer_share"):
+        pretrain.pop("bad_answer_share", None)  # off: keys (and cached models) stay those from before the knob
     pretrain["bf16"] = resolve_bf16(model_cfg.pretrain.bf16)  # the resolved choice changes the weights
     payload = {
         "format": 1,
         "embedded": asdict(model_cfg.embedded),
         "pretrain": pretrain,
-        "task": asdict(task.spec),
+        "task": task.spec.identity(),
         "task_seed": task.seed,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -60,8 +63,19 @@ def task_from_config(task_cfg: TaskConfig) -> ArithmeticTask:
     from scaffold_rl.data.arithmetic import ArithmeticSpec
 
     spec = ArithmeticSpec(value_min=task_cfg.value_min, value_max=task_cfg.value_max,
-                          operand_max=task_cfg.operand_max, ops=task_cfg.ops)
+                          operand_max=task_cfg.operand_max, ops=task_cfg.ops, wide_share=task_cfg.wide_share,
+                          wide_operand_max=task_cfg.wide_operand_max)
     return ArithmeticTask(spec, seed=task_cfg.seed)
+
+
+def pretraining_task(model_cfg: ModelConfig, task_cfg: TaskConfig) -> ArithmeticTask:
+    """The task the base model is pretrained on: the run's task, with pretrain.wide_share when set (so a run on
+    wide operations can start from a model that saw them only rarely)."""
+    task = task_from_config(task_cfg)
+    share = model_cfg.pretrain.wide_share
+    if share is None:
+        return task
+    return ArithmeticTask(replace(task.spec, wide_share=share), seed=task.seed)
 
 
 def encode_sft(tokenizer, problems, device="cpu"):
@@ -96,6 +110,7 @@ def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=pr
         return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
     use_bf16 = resolve_bf16(cfg.bf16)
+    habit_digits(cfg.bad_answer_share)  # an invalid share fails before any training
     n_params = sum(p.numel() for p in model.parameters())
     log(f"pretraining embedded model ({n_params / 1e6:.2f} M parameters) for {cfg.steps} steps "
         f"on level mix {cfg.level_mix}")
@@ -104,6 +119,8 @@ def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=pr
     with progress_bar("pretrain", total=cfg.steps) as bar:
         for step in range(cfg.steps):
             batch = task.mixture("train", cfg.level_mix, cfg.batch_size, seed=cfg.seed * 100_000 + step)
+            if cfg.bad_answer_share:  # bad answer habits: some documents end without a parsable answer line
+                batch = [with_answer_habit(p, cfg.bad_answer_share, salt=step) for p in batch]
             input_ids, attention, labels = encode_sft(tokenizer, batch)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
@@ -137,7 +154,7 @@ def load_or_pretrain(model_cfg: ModelConfig, task_cfg: TaskConfig, log=print):
     """The embedded base model for this config, from the cache or freshly pretrained. Returns (model, tok, dir)."""
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
-    task = task_from_config(task_cfg)
+    task = pretraining_task(model_cfg, task_cfg)
     path = cache_root(model_cfg) / "embedded" / cache_key(model_cfg, task)
     if (path / "pretrain.json").exists():
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)

@@ -6,6 +6,10 @@ Terms: correctness (needs gold answers), format, length, format_length (the labe
 Xin et al., arXiv 2505.19439), overlong (DAPO's soft overlong punishment), repetition (n-gram repetition
 penalty). Guards run first; a response they flag gets no positive label-free reward: the format term is
 zeroed and the length term becomes min(0, length), so format_length falls to min(0, length).
+
+`correct` (what pass rates and the all-wrong trigger of rescue strategies count) is the verdict of one term:
+correctness when it has a nonzero weight; else "well-formed" from format or format_length (a final answer
+that parses, no guard fired), the only check a label-free reward can make; else always False.
 """
 from __future__ import annotations
 
@@ -93,7 +97,8 @@ class FormatTerm:
     def __call__(self, ctx: RewardContext) -> Score:
         if ctx.hacked:
             return Score(0.0, False)
-        return self.format.score(ctx.response)
+        score = self.format.score(ctx.response)
+        return Score(score.reward, score.reward > 0, score.timed_out)  # correct = well-formed
 
 
 class LengthTerm:
@@ -130,7 +135,7 @@ class FormatLengthTerm:
         fmt = self.format(ctx)
         length = self.length.value(ctx)
         total = combine_format_length(fmt.reward > 0, length, self.format_weight)
-        return CompositeScore(total, False, fmt.timed_out, terms={"format": fmt.reward, "length": length})
+        return CompositeScore(total, fmt.correct, fmt.timed_out, terms={"format": fmt.reward, "length": length})
 
 
 class OverlongTerm:
@@ -165,15 +170,20 @@ class RepetitionTerm:
 class CompositeReward:
     """Weighted sum of named terms, with optional guards.
 
-    `correct` is the correctness term's verdict (False without one); `timed_out` is set if any term's
-    check was cut off. A weight of 0 keeps a term for logging only.
+    `correct` is the verdict of the term named by `verdict` (see the module docstring); `timed_out` is set
+    if any term's check was cut off. A weight of 0 keeps a term for logging only.
     """
+
+    takes_context = True  # the sampler passes completion_len (tokens) and the training step
 
     def __init__(self, terms: Mapping[str, tuple[float, Term]], guards: Guards | None = None) -> None:
         if not terms:
             raise ValueError("a composite reward needs at least one term")
         self.terms = dict(terms)
         self.guards = guards
+        graded = "correctness" in self.terms and self.terms["correctness"][0] != 0
+        self.verdict = "correctness" if graded else next(
+            (name for name in ("format", "format_length") if name in self.terms), None)
 
     def __call__(self, problem: Problem, response: str, completion_len: int | None = None,
                  step: int = 0) -> CompositeScore:
@@ -184,7 +194,7 @@ class CompositeReward:
         for name, (weight, term) in self.terms.items():
             score = term(ctx)
             total += weight * score.reward
-            correct = correct or score.correct
+            correct = correct or (name == self.verdict and score.correct)
             timed_out = timed_out or score.timed_out
             logged[name] = score.reward
             for part, value in getattr(score, "terms", {}).items():

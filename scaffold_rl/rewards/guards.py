@@ -25,8 +25,13 @@ GUARD_NAMES = ("multiple_boxed", "empty_box", "repetition", "copy_problem")
 # --- text statistics ----------------------------------------------------------------------------------
 
 
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
 def _words(text: str) -> list[str]:
-    return text.lower().split()
+    """Words and punctuation marks: `387+7=394.` is 6 units, so responses without spaces (the embedded task's
+    chains, bare equations) can be checked for repetition and copying too."""
+    return _TOKEN.findall(text.lower())
 
 
 def _ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:

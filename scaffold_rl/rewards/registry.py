@@ -14,6 +14,8 @@ Terms and their options:
     format_length  the length options + format_weight (paper 1.0, its code 0.5), timeout_s, after_think
     overlong       max_length, cache, unit
     repetition     n, max_penalty
+    process        prm_path (a `scaffold-rl prm train` folder), aggregate (min | prod | last | mean), segmenter
+                   (auto | newline | blank_line | embedded): the PRM's aggregated step score (rewards/process.py)
 
 Guards default to on when no correctness term has a nonzero weight (label-free training), off otherwise.
 """
@@ -45,6 +47,7 @@ TERM_OPTIONS: dict[str, set[str]] = {
     "format_length": _LENGTH_OPTIONS | {"format_weight", "timeout_s", "after_think"},
     "overlong": {"max_length", "cache", "unit"},
     "repetition": {"n", "max_penalty"},
+    "process": {"prm_path", "aggregate", "segmenter"},
 }
 _TERM_RE = re.compile(r"^\s*(?:([0-9.eE+-]+)\s*\*\s*)?([a-z_]+)\s*$")
 
@@ -108,6 +111,10 @@ def build_term(name: str, o: dict[str, Any], answer_pattern: str | None, tokeniz
         return LengthTerm(_length_reward(name, o, max_length, tokenizer), start_step=o.get("start_step", 0))
     if name == "overlong":
         return OverlongTerm(_max_length(name, o, max_length), o.get("cache"), o.get("unit", "tokens"), tokenizer)
+    if name == "process":
+        from scaffold_rl.rewards.process import ProcessTerm
+
+        return ProcessTerm(o.get("prm_path"), o.get("aggregate", "min"), o.get("segmenter", "auto"))
     return RepetitionTerm(o.get("n", 4), o.get("max_penalty", 1.0))
 
 
@@ -140,3 +147,28 @@ def build_reward(spec: str | dict[str, Any], answer_pattern: str | None = None, 
              for name, o in terms.items()}
     label_free = built.get("correctness", (0.0, None))[0] == 0.0
     return CompositeReward(built, build_guards(guard_setting, label_free, answer_pattern))
+
+
+def correctness_kind(spec: str | dict[str, Any] | None, default_kind: str = "answer") -> str | None:
+    """Which labels training on `spec` needs: "answer" (gold answers), "strict" (reference chains) or None
+    (label-free). No spec means the plain correctness reward of `default_kind`."""
+    if spec is None:
+        return default_kind
+    terms, _ = parse_spec(spec)
+    if "correctness" not in terms:
+        return None
+    return terms["correctness"].get("kind", default_kind)
+
+
+def reward_for_run(reward_cfg: Any, answer_pattern: str | None, tokenizer: Any, max_length: int,
+                   evaluation: bool = False) -> Any:
+    """The reward a run trains on (config `reward`), or evaluates with: evaluation always scores correctness
+    of `reward.kind`, so a label-free run is still measured against gold answers. Without `reward.spec` both
+    are the plain `CorrectnessReward` (the default path, unchanged)."""
+    from scaffold_rl.rewards.correctness import CorrectnessReward
+
+    if evaluation or reward_cfg.spec is None:
+        return CorrectnessReward(reward_cfg.kind, answer_pattern=answer_pattern,
+                                 timeout_s=reward_cfg.verifier_timeout_s)
+    return build_reward(reward_cfg.spec, answer_pattern, tokenizer, max_length=max_length,
+                        correctness_kind=reward_cfg.kind, timeout_s=reward_cfg.verifier_timeout_s)

@@ -25,6 +25,7 @@ class Sampler:
         self.tokenizer = tokenizer
         self.params = params
         self.verifier_timeouts = 0
+        self.step = 0  # the training step, for rewards whose terms switch on later (set by RolloutStage.run)
 
     def sample(self, items: list[tuple[Problem, Hint | None]], n: int, seed: int | None = None,
                params: SamplingParams | None = None, round: int = 0) -> list[list[Rollout]]:
@@ -42,11 +43,16 @@ class Sampler:
             for j in range(n):
                 c, text = completions[i * n + j], texts[i * n + j]
                 response = r.scored_prefix_text + text
-                score = self.reward(problem, response)
+                completion_ids = r.response_prefix_ids + c.ids
+                if getattr(self.reward, "takes_context", False):  # composite rewards: length terms, switch-on
+                    score = self.reward(problem, response, completion_len=len(completion_ids), step=self.step)
+                else:
+                    score = self.reward(problem, response)
                 self.verifier_timeouts += score.timed_out
                 group.append(Rollout(
-                    problem=problem, prompt_ids=r.prompt_ids, completion_ids=r.response_prefix_ids + c.ids,
-                    text=response, reward=score.reward, correct=score.correct, hint=hint,
+                    problem=problem, prompt_ids=r.prompt_ids, completion_ids=completion_ids,
+                    text=response, reward=score.reward, reward_terms=dict(getattr(score, "terms", {})),
+                    correct=score.correct, hint=hint,
                     hint_token_count=len(r.response_prefix_ids), round=round,
                     verifier_timed_out=score.timed_out, truncated=c.truncated,
                 ))
@@ -116,6 +122,7 @@ class RolloutStage:
         t0 = time.perf_counter()
         tokens0 = getattr(self.sampler.generator, "tokens_generated", 0)
         timeouts0 = self.sampler.verifier_timeouts
+        self.sampler.step = step
         ctx = RolloutContext(self.sampler, step, self.total_steps, self.num_generations, self.seed, stats={},
                              draw_problems=self.problem_drawer(step, problems))
         sample_first = getattr(self.strategy, "wants_initial_samples", True)
@@ -142,6 +149,7 @@ class RolloutStage:
         stats["hinted_sample_frac"] = sum(r.hint is not None for r in batch.rollouts) / max(1, len(batch.rollouts))
         stats["tokens_generated"] = getattr(self.sampler.generator, "tokens_generated", 0) - tokens0
         stats["verifier_timeouts"] = self.sampler.verifier_timeouts - timeouts0
+        stats.update(reward_term_stats(batch.rollouts))
         stats["time/sample_s"] = t1 - t0
         stats["time/rescue_s"] = time.perf_counter() - t1
         batch.stats = stats
@@ -164,3 +172,17 @@ def group_stats(groups: list[Group], prefix: str = "") -> dict[str, float]:
             stats[f"{prefix}pass_rate/L{level}"] = sum(g.num_correct for g in gs) / sum(len(g.rollouts) for g in gs)
             stats[f"{prefix}zero_adv_frac/L{level}"] = sum(g.zero_advantage for g in gs) / len(gs)
     return stats
+
+
+def reward_term_stats(rollouts: list[Rollout]) -> dict[str, float]:
+    """Mean of each reward term (`reward/<term>`, `reward/<term>/<part>`) and hit rate of each guard
+    (`guard/<name>`) over the rollouts that carry them (composite rewards only; rollouts a strategy made
+    without scoring, e.g. injected references, carry none)."""
+    sums: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for r in rollouts:
+        for name, value in r.reward_terms.items():
+            key = name if name.startswith("guard/") else f"reward/{name}"
+            sums[key] += value
+            counts[key] += 1
+    return {key: sums[key] / counts[key] for key in sorted(sums)}

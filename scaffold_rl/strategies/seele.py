@@ -183,6 +183,9 @@ class SEELE(RescueStrategy):
                 accs.append(acc)
                 rollouts[i].extend(rs)
             stats[f"seele/acc/r{rnd}"] = sum(accs) / max(1, len(accs))
+            for level in sorted({p.level for p in problems if p.level}):  # easy levels cannot get below their floor
+                mine = [a for a, p in zip(accs, problems) if p.level == level]
+                stats[f"seele/acc/r{rnd}/L{level}"] = sum(mine) / len(mine)
             stats[f"seele/abs_err/r{rnd}"] = sum(abs(a - self.target) for a in accs) / max(1, len(accs))
             stats[f"seele/rate/r{rnd}"] = sum(effective) / max(1, len(effective))
         for i, (p, size) in enumerate(zip(problems, sizes)):

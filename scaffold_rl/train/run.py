@@ -7,6 +7,7 @@ with PNG plots.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -16,11 +17,13 @@ from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config, save_config
 from scaffold_rl.eval.evaluate import evaluate_levels, group_by_level
 from scaffold_rl.models.loading import load_policy
-from scaffold_rl.rewards.correctness import CorrectnessReward
+from scaffold_rl.models.lora import peft_config, save_final
+from scaffold_rl.rewards.registry import reward_for_run
 from scaffold_rl.rollout.generation import SamplingParams, TransformersGenerator
 from scaffold_rl.rollout.sampler import RolloutStage, Sampler
 from scaffold_rl.strategies.base import build_strategy
-from scaffold_rl.tasks import build_task
+from scaffold_rl.tasks import build_task, check_training_labels, labeled_only, without_labels
+from scaffold_rl.train.distributed import process_seed, weights_sharded
 from scaffold_rl.train.trainer import ScaffoldGRPOTrainer, grpo_args, last_complete_checkpoint, set_threads
 
 
@@ -67,15 +70,24 @@ class RunCallback(TrainerCallback):
             return
         now = self.clock()
         self.train_seconds += now - self._t
+        main = state.is_world_process_zero  # with several processes, process 0 writes and its clock decides
         record = {"step": state.global_step, "train_seconds": round(self.train_seconds, 3), **logs}
-        self.log.write(record)
-        self.echo(format_step_line(record))
-        if self.max_minutes is not None and self.train_seconds >= self.max_minutes * 60:
+        if main:
+            self.log.write(record)
+            self.echo(format_step_line(record))
+        stop = self.max_minutes is not None and self.train_seconds >= self.max_minutes * 60
+        if self.max_minutes is not None and args.world_size > 1:
+            from accelerate.utils import broadcast_object_list
+
+            stop = broadcast_object_list([stop], from_process=0)[0]
+        if stop:
             control.should_training_stop = True
             control.should_save = True
         if self.eval_every and state.global_step % self.eval_every == 0:
-            self.log.write({"step": state.global_step, "train_seconds": round(self.train_seconds, 3),
-                            "eval": self.evaluator()})
+            result = self.evaluator()
+            if main:
+                self.log.write({"step": state.global_step, "train_seconds": round(self.train_seconds, 3),
+                                "eval": result})
         self._t = self.clock()
 
 
@@ -92,12 +104,18 @@ def format_step_line(r: dict) -> str:
     return " | ".join(parts)
 
 
-def make_sampler(cfg: RunConfig, model, tokenizer, task) -> Sampler:
+def make_sampler(cfg: RunConfig, model, tokenizer, task, trainer=None, evaluation: bool = False) -> Sampler:
+    """A sampler on `model`; with a trainer and rollout.backend=vllm, sampling goes through TRL's vLLM engine.
+    It scores with the training reward (`reward.spec`), or with correctness when `evaluation`."""
     r = cfg.rollout
-    generator = TransformersGenerator(model, tokenizer, batch_size=r.generation_batch_size,
-                                      static_cache=r.static_cache)
-    reward = CorrectnessReward(cfg.reward.kind, answer_pattern=task.answer_pattern,
-                               timeout_s=cfg.reward.verifier_timeout_s)
+    if trainer is not None and r.backend == "vllm":
+        from scaffold_rl.rollout.vllm_generation import VLLMGenerator
+
+        generator = VLLMGenerator.from_trainer(trainer, tokenizer)
+    else:
+        generator = TransformersGenerator(model, tokenizer, batch_size=r.generation_batch_size,
+                                          static_cache=r.static_cache)
+    reward = reward_for_run(cfg.reward, task.answer_pattern, tokenizer, r.max_new_tokens, evaluation=evaluation)
     params = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_k=r.top_k, top_p=r.top_p)
     return Sampler(generator, task.renderer(tokenizer), reward, tokenizer, params)
 
@@ -106,7 +124,9 @@ def run_evaluation(cfg: RunConfig, sampler: Sampler, task, *, full: bool, hints:
                    seed: int = 1234) -> dict:
     """Held-out evaluation per level (greedy; sampled pass@k/maj@k when `full`, and hint depths if `hints`)."""
     e = cfg.eval
-    by_level = task.eval_problems(e.n_per_level)
+    by_level, skipped = labeled_only(task.eval_problems(e.n_per_level), cfg.reward.kind)
+    if skipped:  # label-free data: nothing to measure accuracy against
+        return {"levels": {}, "skipped": skipped}
     out = {"levels": evaluate_levels(sampler, by_level, max_new_tokens=e.max_new_tokens,
                                      samples=e.samples if full else 0, sample_problems=e.sample_problems,
                                      seed=seed, extract=task.extract_answer)}
@@ -142,6 +162,10 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
             raise ValueError("--resume needs the run folder")
         cfg = load_config(RunConfig, run_dir / "config.yaml")
     else:
+        if run_dir is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            from scaffold_rl.configio import ConfigError
+
+            raise ConfigError("a multi-process run needs --run-dir (every process must write the same run folder)")
         run_dir = Path(run_dir) if run_dir else create_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
@@ -154,8 +178,12 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         echo(f"resuming {run_dir} from {checkpoint.name if checkpoint else 'the start'}")
 
     task = build_task(cfg)
+    problems = task.train_problems(cfg.task.num_train_problems)
+    if cfg.task.hide_train_answers:
+        problems = [without_labels(p) for p in problems]
+    check_training_labels(cfg, problems)  # a correctness reward on answerless problems fails here, at startup
     model, tokenizer = load_policy(cfg, echo=echo)
-    sampler = make_sampler(cfg, model, tokenizer, task)
+    sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
 
     base_path = run_dir / "eval_base.json"
     if not base_path.exists():
@@ -166,24 +194,42 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         base_path.write_text(json.dumps(base, indent=1))
         echo(summarize_eval("base", base))
 
-    problems = task.train_problems(cfg.task.num_train_problems)
     strategy = build_strategy(cfg)
 
     def stage_factory(trainer):
         # the sampler generates with the very model TRL trains
-        s = make_sampler(cfg, trainer.model, tokenizer, task)
-        return RolloutStage(s, strategy, cfg.rollout.num_generations, cfg.train.steps, cfg.train.seed,
+        s = make_sampler(cfg, trainer.model, tokenizer, task, trainer=trainer)
+        seed = process_seed(cfg.train.seed, trainer.accelerator.process_index)  # distinct streams per process
+        return RolloutStage(s, strategy, cfg.rollout.num_generations, cfg.train.steps, seed,
                             problem_pool=problems)
 
+    evaluators = []
+
+    def eval_sampler():
+        # evaluation scores correctness, also when training is label-free (reward.spec); one sampler, made lazily
+        if cfg.reward.spec is None:
+            return trainer.stage.sampler
+        if not evaluators:
+            evaluators.append(make_sampler(cfg, trainer.model, tokenizer, task, trainer=trainer, evaluation=True))
+        return evaluators[0]
+
     def periodic_eval():
-        res = run_evaluation(cfg, trainer.stage.sampler, task, full=False)
+        res = run_evaluation(cfg, eval_sampler(), task, full=False)
         return {k: v["greedy"] for k, v in res["levels"].items()}
 
     callback = RunCallback(log, periodic_eval, cfg.eval.every, cfg.train.max_minutes, echo,
                            clock=cfg.train.budget_clock)
+    # a resumed run keeps the training time it had spent, so a time budget means the same as uninterrupted
+    callback.train_seconds = max((r.get("train_seconds", 0.0) for r in log.read() if "step" in r), default=0.0)
     trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=grpo_args(cfg, ckpt_dir),
                                   problems=problems, stage_factory=stage_factory, callbacks=[callback],
-                                  hint_nll_weight=cfg.train.hint_nll_weight)
+                                  hint_nll_weight=cfg.train.hint_nll_weight, peft_config=peft_config(cfg),
+                                  max_prompt_tokens=cfg.rollout.max_prompt_tokens)
+    if weights_sharded(trainer) and cfg.eval.every:
+        from scaffold_rl.configio import ConfigError
+
+        raise ConfigError("eval.every > 0 needs unsharded weights (DDP, ZeRO-2); set eval.every=0 under "
+                          "ZeRO-3 / FSDP and evaluate afterwards with `scaffold-rl eval --run`")
     echo(f"GRPO: strategy={strategy.name} steps={cfg.train.steps} batch={cfg.train.prompts_per_step}x"
          f"{cfg.rollout.num_generations} lr={cfg.train.lr} loss={cfg.train.loss_type}")
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -191,10 +237,17 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         trainer._save_checkpoint(trainer.model, trial=None)  # the last step is resumable too
 
     final_dir = run_dir / "final"
-    trainer.model.save_pretrained(final_dir)
-    tokenizer.save_pretrained(final_dir)
+    if weights_sharded(trainer):  # ZeRO-3 / FSDP: every process takes part in gathering the weights it saves
+        trainer.save_model(str(final_dir))
+        if trainer.is_world_process_zero():
+            tokenizer.save_pretrained(final_dir)
+            echo(f"weights were sharded: evaluate the final model with `scaffold-rl eval --run {run_dir}`")
+        return run_dir
+    if not trainer.is_world_process_zero():  # other processes of a multi-process run stop here
+        return run_dir
+    save_final(trainer.model, tokenizer, final_dir)  # LoRA: merged model, adapter in final/adapter/
     echo("evaluating the trained model ...")
-    final = run_evaluation(cfg, trainer.stage.sampler, task, full=True, hints=False)
+    final = run_evaluation(cfg, eval_sampler(), task, full=True, hints=False)
     final["train_seconds"] = round(callback.train_seconds, 1)
     final["steps"] = trainer.state.global_step
     (run_dir / "eval_final.json").write_text(json.dumps(final, indent=1))
@@ -207,6 +260,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
 
 
 def summarize_eval(label: str, res: dict) -> str:
+    if res.get("skipped"):
+        return f"{label}: evaluation skipped: {res['skipped']}"
     levels = " ".join(f"{k}={v['greedy']:.2f}" for k, v in res["levels"].items())
     hints = ""
     if res.get("hints"):

@@ -8,6 +8,7 @@ in its prompt. The reward TRL sees is the one we computed; it re-derives group a
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -31,16 +32,37 @@ STATE_FILE = "scaffold_state.json"
 COMPLETE_MARKER = "COMPLETE"
 
 
-def grpo_args(cfg, output_dir: Path) -> GRPOConfig:
+def batch_geometry(cfg, num_processes: int | None = None) -> dict:
+    """Rows per device and micro-step so that one generation batch is train.prompts_per_step whole groups in all,
+    each process holding prompts_per_step / processes of them (whole groups: see train/distributed.py), split into
+    train.mini_batches updates of train.grad_accum micro-batches each."""
+    t, g = cfg.train, cfg.rollout.num_generations
+    procs = num_processes or int(os.environ.get("WORLD_SIZE", "1"))
+    if t.prompts_per_step % procs:
+        raise ValueError(f"train.prompts_per_step={t.prompts_per_step} must be divisible by the {procs} processes "
+                         "(each process samples whole groups)")
+    rows = t.prompts_per_step * g // procs
+    micro = t.mini_batches * t.grad_accum
+    if rows % micro:
+        raise ValueError(f"each process's {rows} rows (prompts_per_step x num_generations / processes) must split "
+                         f"into train.mini_batches x train.grad_accum = {micro} equal micro-batches")
+    return {"processes": procs, "per_device_train_batch_size": rows // micro,
+            "gradient_accumulation_steps": t.grad_accum, "steps_per_generation": micro}
+
+
+def grpo_args(cfg, output_dir: Path, num_processes: int | None = None) -> GRPOConfig:
     """TRL settings from our config; everything TRL would otherwise default differently is set explicitly."""
     t, r = cfg.train, cfg.rollout
     cpu = not torch.cuda.is_available()
+    geometry = batch_geometry(cfg, num_processes)
+    bf16 = {"on": True, "off": False}.get(t.bf16, not cpu and torch.cuda.is_bf16_supported())
     return GRPOConfig(
         output_dir=str(output_dir),
         use_cpu=cpu,
-        bf16=not cpu and torch.cuda.is_bf16_supported(),
-        per_device_train_batch_size=t.prompts_per_step * r.num_generations,
-        gradient_accumulation_steps=1,
+        bf16=bf16,
+        per_device_train_batch_size=geometry["per_device_train_batch_size"],
+        gradient_accumulation_steps=geometry["gradient_accumulation_steps"],
+        steps_per_generation=geometry["steps_per_generation"],
         num_generations=r.num_generations,
         max_completion_length=r.max_new_tokens,
         temperature=r.temperature,
@@ -64,12 +86,31 @@ def grpo_args(cfg, output_dir: Path) -> GRPOConfig:
         save_total_limit=t.keep_checkpoints,
         seed=t.seed,
         data_seed=t.seed,
-        gradient_checkpointing=False,
+        gradient_checkpointing=t.gradient_checkpointing,
+        ddp_find_unused_parameters=False,  # every trained weight is in every forward pass
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
         log_completions=False,
+        **vllm_args(r),
     )
+
+
+def vllm_args(r) -> dict:
+    """TRL's vLLM settings: with use_vllm TRL builds the engine (colocate) or client (server) and reloads the
+    trained weights into it before every rollout; our VLLMGenerator samples through it."""
+    if r.backend != "vllm":
+        return {}
+    from scaffold_rl.rollout.vllm_generation import require_vllm
+
+    require_vllm()
+    return dict(use_vllm=True, vllm_mode=r.vllm_mode, vllm_gpu_memory_utilization=r.vllm_gpu_memory_utilization,
+                vllm_tensor_parallel_size=r.vllm_tensor_parallel_size, vllm_max_model_length=r.vllm_max_model_length,
+                vllm_server_host=r.vllm_server_host, vllm_server_port=r.vllm_server_port,
+                vllm_server_timeout=r.vllm_server_timeout,
+                # our rollout scores and trains on what it sampled; TRL's importance-sampling correction needs the
+                # sampling log-probs, which rollout_func does not return
+                vllm_importance_sampling_correction=False)
 
 
 def problem_dataset(problems: list[Problem]):
@@ -96,12 +137,14 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
     """
 
     def __init__(self, *, model, tokenizer, args: GRPOConfig, problems: list[Problem], stage_factory,
-                 callbacks=None, skip_zero_advantage_rows: bool = True, hint_nll_weight: float = 0.0):
+                 callbacks=None, skip_zero_advantage_rows: bool = True, hint_nll_weight: float = 0.0,
+                 peft_config=None, max_prompt_tokens: int | None = None):
         if hint_nll_weight < 0:
             raise ValueError(f"hint_nll_weight must be >= 0, got {hint_nll_weight}")
         self.problems = problems
         self.skip_zero_advantage_rows = skip_zero_advantage_rows
         self.hint_nll_weight = float(hint_nll_weight)
+        self.max_prompt_tokens = max_prompt_tokens
         self._rollout_rows = None
         self._hint_nll_counts: list[int] | None = None  # per row of the last rollout: leading tokens under NLL
         self._capture_logps = False
@@ -109,7 +152,7 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         self.last_batch: Batch | None = None
         super().__init__(model=model, reward_funcs=[precomputed_reward], args=args,
                          train_dataset=problem_dataset(problems), processing_class=tokenizer,
-                         rollout_func=self._rollout, callbacks=callbacks)
+                         rollout_func=self._rollout, callbacks=callbacks, peft_config=peft_config)
         self.remove_callback(PrinterCallback)  # our RunCallback prints one compact line per step instead
         # built after super().__init__ so the generator wraps the model the trainer actually trains
         self.stage: RolloutStage = stage_factory(self)
@@ -119,7 +162,9 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         self._hint_nll_counts = None
         out = super()._generate_and_score_completions(inputs)
         counts = self._hint_nll_counts
-        if counts is not None and any(counts):  # absent when no row has NLL hint tokens: nothing to do or log
+        # absent when no row has NLL hint tokens (nothing to do or log); with several processes always present, so
+        # every process takes part in the token count's all-gather in _hint_nll_term
+        if counts is not None and (any(counts) or self.accelerator.num_processes > 1):
             # (B, C) like completion_mask, so TRL's shuffling and splitting carry it along with the rows
             mask = out["completion_mask"]
             if len(counts) != mask.size(0):
@@ -141,7 +186,21 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
             if len(set(chunk)) != 1:
                 raise RuntimeError(f"expected each problem repeated {g} times consecutively, got {chunk}")
             problems.append(self.problems[chunk[0]])
-        batch = self.stage.run(problems, step=self.state.global_step)
+        from trl.models.utils import unwrap_model_for_generation
+
+        from scaffold_rl.train.distributed import run_step
+
+        if self.use_vllm:  # TRL has just pushed the new weights (process 0 in server mode): nobody samples before
+            self.accelerator.wait_for_everyone()
+            context = contextlib.nullcontext()
+        else:  # full weights for generation under ZeRO-3 / FSDP (no-op for one process and DDP), no grad checkpointing
+            context = contextlib.ExitStack()
+            context.enter_context(unwrap_model_for_generation(
+                self.model_wrapped, self.accelerator, gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs))
+            context.enter_context(self._dist.summon_full_params(self.model_wrapped, recurse=False))
+        with context:
+            batch = run_step(self.stage, problems, self.state.global_step, self.accelerator)
         self.last_batch = batch
         for key, value in batch.stats.items():
             self._metrics["train"][key].append(float(value))
@@ -154,6 +213,10 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
                 h = r.hint_token_count if r.hint_loss == "nll" else 0
                 if not 0 <= h <= len(r.completion_ids):
                     raise RuntimeError(f"hint_token_count {h} outside the completion of {len(r.completion_ids)}")
+                if self.max_prompt_tokens is not None and len(r.prompt_ids) > self.max_prompt_tokens:
+                    raise ValueError(f"problem {r.problem.id}: prompt of {len(r.prompt_ids)} tokens (hint "
+                                     f"{'included' if r.hint else 'none'}) > rollout.max_prompt_tokens="
+                                     f"{self.max_prompt_tokens}")
                 prompt_ids.append(r.prompt_ids)
                 completion_ids.append(r.completion_ids)
                 env_mask.append([0] * h + [1] * (len(r.completion_ids) - h))
@@ -178,13 +241,15 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         keep = adv != 0 if adv.dim() == 1 else (adv != 0).any(dim=1)
         if hint_mask is not None:
             keep = keep | hint_mask.bool().any(dim=1)
-        if not self.skip_zero_advantage_rows or self.beta != 0.0 or self._entropy_bonus_enabled or bool(keep.all()):
+        # several processes: every one must run the same forward/backward (DDP, ZeRO) and TRL gathers per-row
+        # metrics that need equal row counts, so rows are skipped only in a single process
+        if not self.skip_zero_advantage_rows or self.beta != 0.0 or self._entropy_bonus_enabled or bool(keep.all()) \
+                or self.accelerator.num_processes > 1:
             loss, logps = self._policy_loss(model, inputs, capture=hint_mask is not None)
             return loss if hint_mask is None else loss + self._hint_nll_term(logps, hint_mask)
         total_rows = keep.numel()
         if not keep.any():
-            # no informative row (nor hint-NLL row): a zero loss that still belongs to the graph, so every rank
-            # steps alike
+            # no informative row (nor hint-NLL row): a zero loss that still belongs to the graph
             return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
         index = keep.nonzero().squeeze(1)
         sub = {k: (v[index] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.size(0) == total_rows else v)
@@ -224,17 +289,23 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         mode = "train" if self.model.training else "eval"
         count = hint_mask.sum()
         self._metrics[mode]["hint_nll_tokens"].append(float(count.item()))
+        denominator = count.float()
+        procs = self.accelerator.num_processes
+        if procs > 1:  # the token mean over every process's hint tokens (DDP then averages over the processes)
+            denominator = self.accelerator.gather(denominator.detach().reshape(1)).sum() / procs
         if logps is None or count.item() == 0:
             return 0.0
         mask = hint_mask.to(logps.dtype)
-        nll = -(logps * mask).sum() / count.to(logps.dtype)
-        self._metrics[mode]["hint_nll"].append(float(nll.detach().item()))
+        nll = -(logps * mask).sum() / denominator.to(logps.dtype)
+        self._metrics[mode]["hint_nll"].append(float(nll.detach().item() * denominator.item() / count.item()))
         normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
         return self.hint_nll_weight * nll / normalizer
 
     # --- checkpoints: strategy state travels with TRL's; a marker says the folder is whole -----------------
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
+        if not self.is_world_process_zero():  # strategy state is merged across processes: process 0 writes it
+            return
         folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
         state = {"strategy": self.stage.strategy.state_dict(), "step": self.state.global_step}
         (folder / STATE_FILE).write_text(json.dumps(state))

@@ -1,0 +1,1 @@
+"""Process rewards: automatic step labels, the process reward model, its training and evaluation."""
