@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ DEMO_CONFIG = Path(__file__).parents[1] / "scaffold_rl" / "configs" / "demo.yaml
 def tracking(steps: list[dict], target: float) -> dict:
     """Mean achieved accuracy per round and overall on revisit-only steps, and its distance to the target."""
     late = [s for s in steps if s.get("seele/cold_start", 1) == 0]
-    rounds = sorted({k.rsplit("/r", 1)[1] for s in late for k in s if k.startswith("seele/acc/r")}, key=int)
+    rounds = sorted({k.rsplit("/r", 1)[1] for s in late for k in s if re.fullmatch(r"seele/acc/r\d+", k)}, key=int)
     out = {"steps": len(steps), "revisit_steps": len(late), "target": target}
     for r in rounds:
         vals = [s[f"seele/acc/r{r}"] for s in late if f"seele/acc/r{r}" in s]
