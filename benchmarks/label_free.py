@@ -106,13 +106,22 @@ def main():
               f"task.train_levels=[{a.levels}]", "strategy.name=grpo"] + a.overrides
     cfg = load_config(RunConfig, a.config, common)
     set_threads(cfg.train.threads)  # the main process: pretraining and the habit measurement
-    base_habits = chain_and_answer(cfg)  # pretrains the habit model first if it is not cached
+    base_file = a.out.parent / "label_free_base.json"  # the base model's measurements, shared by re-runs
+    key = json.dumps({"config": str(a.config), "share": a.share, "levels": a.levels}, sort_keys=True)
+    cached = json.loads(base_file.read_text()) if base_file.exists() else {}
+    if cached.get("key") == key and not a.base_only:
+        base_habits, base = cached["habits"], cached["eval"]
+    else:
+        base_habits = chain_and_answer(cfg)  # pretrains the habit model first if it is not cached
+        base = None
     print("base model (greedy): " + " ".join(
         f"{lv} answer={v['answer']:.3f} chain={v['chain']:.3f} format={v['format']:.3f}"
         for lv, v in base_habits.items()))
     if a.base_only:
         return
-    base = evaluate_base(cfg)
+    if base is None:
+        base = evaluate_base(cfg)
+        base_file.write_text(json.dumps({"key": key, "habits": base_habits, "eval": base}, indent=1))
     arms = [Arm(f"{name}-s{seed}", ARMS[name] + [f"train.seed={seed}"]) for name in names for seed in seeds]
     for arm in arms:
         (a.out / arm.name).mkdir(parents=True, exist_ok=True)
