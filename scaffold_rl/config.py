@@ -205,6 +205,11 @@ class StrategyConfig:
         "rollout.num_generations must equal seele_rounds x n (the paper: 4 x 8 = 32).")
     seele_target: float = knob(0.5, "SEELE: accuracy the hint rate aims at, in (0, 1) (paper: 0.5, where a GRPO "
                                "step learns most).")
+    seele_fit_memory: bool = knob(
+        False, "SEELE: refit rounds 2..m on this step's (rate, accuracy) points plus those of the problem's previous "
+        "visit (the pairs 'seen so far'), not on this step's alone. Our option: the within-step fits rest on one or "
+        "two points plus the anchors and pull the achieved accuracy toward 0.5 at other targets "
+        "(docs/benchmarks.md).")
     seele_granularity: Literal["step", "token", "char"] = knob(
         "step", "SEELE: unit of the solution prefix. 'step': reference steps (the embedded task's solution_steps; "
         "datasets with only meta['solution'] text are cut into at most 5 steps by hints/split.py); 'token': "

@@ -478,3 +478,31 @@ def test_two_step_training_run_with_seele_logs_rounds_and_hint_nll(tmp_path):
     assert any(r.get("hint_nll", 0) > 0 for r in records)
     state = json.loads(next((run_dir / "checkpoints").glob("checkpoint-*/scaffold_state.json")).read_text())
     assert state["strategy"]["rates"]
+
+
+def test_fit_memory_refits_on_the_previous_visit_too_and_is_checkpointed(monkeypatch):
+    import scaffold_rl.strategies.seele as seele_module
+
+    problems = TASK.problems("train", 5, 2)
+    accuracy = by_table(problems)
+    seen_sizes = []
+    real_next_rate = seele_module.next_rate
+
+    def recording(rates, accs, previous, target):
+        seen_sizes.append(len(rates))
+        return real_next_rate(rates, accs, previous, target)
+
+    monkeypatch.setattr(seele_module, "next_rate", recording)
+    s = SEELE(rounds=2, samples_per_round=4, fit_memory=True)
+    s.rescue(empty_batch(problems), ctx_for(make_sampler(problems, accuracy), 8))
+    assert seen_sizes == [1, 1, 2, 2]  # first visit: this step's points only (round 2, then the final fit)
+    assert {p.id: len(s.memory[p.id][0]) for p in problems} == {p.id: 2 for p in problems}
+    seen_sizes.clear()
+    s.rescue(empty_batch(problems, 1), ctx_for(make_sampler(problems, accuracy), 8, step=1))
+    assert seen_sizes == [3, 3, 4, 4]  # the previous visit's two points come first
+    restored = SEELE(rounds=2, samples_per_round=4, fit_memory=True)
+    restored.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    assert restored.state_dict() == s.state_dict()
+    without = SEELE(rounds=2, samples_per_round=4)
+    without.rescue(empty_batch(problems), ctx_for(make_sampler(problems, accuracy), 8))
+    assert without.memory == {}

@@ -100,7 +100,7 @@ class SEELE(RescueStrategy):
     wants_initial_samples = False
 
     def __init__(self, rounds: int = 4, samples_per_round: int = 8, target: float = 0.5,
-                 granularity: str = "step", hint_loss: str = "nll"):
+                 granularity: str = "step", hint_loss: str = "nll", fit_memory: bool = False):
         if rounds < 1 or samples_per_round < 1:
             raise ValueError("rounds and samples_per_round must be >= 1")
         if not 0.0 < target < 1.0:
@@ -111,6 +111,9 @@ class SEELE(RescueStrategy):
         self.prefix = SolutionPrefix(granularity)
         self.hint_loss = hint_loss
         self.rates: dict[str, float] = {}  # problem id -> rate for its next first round (checkpointed)
+        # fit_memory: within-step refits also see the (rate, accuracy) points of the problem's previous visit
+        self.fit_memory = fit_memory
+        self.memory: dict[str, tuple[list[float], list[float]]] = {}  # problem id -> last visit's points
 
     @classmethod
     def from_config(cls, config) -> SEELE:
@@ -126,7 +129,7 @@ class SEELE(RescueStrategy):
                              f"{s.seele_rounds * n} samples, but rollout.num_generations={g}: TRL groups rows by "
                              f"num_generations, so set rollout.num_generations={s.seele_rounds * n}")
         return cls(rounds=s.seele_rounds, samples_per_round=n, target=s.seele_target,
-                   granularity=s.seele_granularity, hint_loss=s.seele_hint_loss)
+                   granularity=s.seele_granularity, hint_loss=s.seele_hint_loss, fit_memory=s.seele_fit_memory)
 
     @property
     def group_size(self) -> int:
@@ -165,7 +168,7 @@ class SEELE(RescueStrategy):
             if rnd > 1:
                 for i, size in enumerate(sizes):
                     if size:
-                        rates[i] = self._refit(seen[i], rates[i], stats, fits)
+                        rates[i] = self._refit(self._points(problems[i], seen[i]), rates[i], stats, fits)
             items, effective = [], []
             for p, rate in zip(problems, rates):
                 hint, eff = self.hint_for(p, rate, tok)
@@ -190,7 +193,9 @@ class SEELE(RescueStrategy):
             stats[f"seele/rate/r{rnd}"] = sum(effective) / max(1, len(effective))
         for i, (p, size) in enumerate(zip(problems, sizes)):
             if size:  # one more fit, over every round, picks the rate the problem starts from next time
-                self.rates[p.id] = self._refit(seen[i], rates[i], stats, fits)
+                self.rates[p.id] = self._refit(self._points(p, seen[i]), rates[i], stats, fits)
+                if self.fit_memory:
+                    self.memory[p.id] = (list(seen[i][0]), list(seen[i][1]))
         all_rates = [x for rs, _ in seen for x in rs]
         all_rollouts = [r for rs in rollouts for r in rs]
         stats.update({
@@ -205,6 +210,11 @@ class SEELE(RescueStrategy):
         ctx.stats.update(stats)
         return Batch([Group(p, rs) for p, rs in zip(problems, rollouts)], step=batch.step, stats=dict(batch.stats))
 
+    def _points(self, problem: Problem, seen) -> tuple[list[float], list[float]]:
+        """This step's (rates, accuracies), preceded by the previous visit's when fit_memory is on."""
+        old_rates, old_accs = self.memory.get(problem.id, ([], [])) if self.fit_memory else ([], [])
+        return old_rates + list(seen[0]), old_accs + list(seen[1])
+
     def _refit(self, seen, previous: float, stats: dict, fits: list) -> float:
         rate, fit, status = next_rate(seen[0], seen[1], previous, self.target)
         if status == "fit":
@@ -217,7 +227,9 @@ class SEELE(RescueStrategy):
         return rate
 
     def state_dict(self) -> dict:
-        return {"rates": dict(self.rates)}
+        return {"rates": dict(self.rates), "memory": {k: [list(r), list(a)] for k, (r, a) in self.memory.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         self.rates = {str(k): float(v) for k, v in state.get("rates", {}).items()}
+        self.memory = {str(k): ([float(x) for x in r], [float(x) for x in a])
+                       for k, (r, a) in state.get("memory", {}).items()}
