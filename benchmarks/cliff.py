@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from scaffold_rl.arms import Arm, arm_from_spec, load_run, run_arms
+from scaffold_rl.arms import Arm, arm_from_spec, cached_json, load_run, run_arms
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.demo import evaluate_base
@@ -71,14 +71,7 @@ def main():
     common = [f"train.max_minutes={a.minutes}", f"train.budget_clock={a.clock}", "eval.samples=0",
               "eval.every=50"] + a.overrides
     cfg = load_config(RunConfig, a.config, common)
-    base_file = a.out / "base.json"  # the base model's evaluation, reused by a re-run with the same settings
-    key = json.dumps({"config": str(a.config), "overrides": common}, sort_keys=True)
-    cached = json.loads(base_file.read_text()) if base_file.exists() else {}
-    base = cached.get("eval") if cached.get("key") == key else None
-    if base is None:
-        base = evaluate_base(cfg)
-        a.out.mkdir(parents=True, exist_ok=True)
-        base_file.write_text(json.dumps({"key": key, "eval": base}, indent=1))
+    base = cached_json(a.out / "base.json", {"config": a.config, "overrides": common}, lambda: evaluate_base(cfg))
     arms = []
     for name in names:
         template = arm_from_spec(name)

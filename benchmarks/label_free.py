@@ -28,7 +28,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from scaffold_rl.arms import Arm, load_run, run_arms
+from scaffold_rl.arms import Arm, cached_json, load_run, run_arms
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.demo import evaluate_base
@@ -106,22 +106,17 @@ def main():
               f"task.train_levels=[{a.levels}]", "strategy.name=grpo"] + a.overrides
     cfg = load_config(RunConfig, a.config, common)
     set_threads(cfg.train.threads)  # the main process: pretraining and the habit measurement
-    base_file = a.out.parent / "label_free_base.json"  # the base model's measurements, shared by re-runs
-    key = json.dumps({"config": str(a.config), "share": a.share, "levels": a.levels}, sort_keys=True)
-    cached = json.loads(base_file.read_text()) if base_file.exists() else {}
-    if cached.get("key") == key and not a.base_only:
-        base_habits, base = cached["habits"], cached["eval"]
-    else:
+    if a.base_only:
         base_habits = chain_and_answer(cfg)  # pretrains the habit model first if it is not cached
-        base = None
+    else:  # the base model's measurements, shared by re-runs with the same base
+        base_habits, base = cached_json(a.out.parent / "label_free_base.json",
+                                        {"config": a.config, "share": a.share, "levels": a.levels},
+                                        lambda: (chain_and_answer(cfg), evaluate_base(cfg)))
     print("base model (greedy): " + " ".join(
         f"{lv} answer={v['answer']:.3f} chain={v['chain']:.3f} format={v['format']:.3f}"
         for lv, v in base_habits.items()))
     if a.base_only:
         return
-    if base is None:
-        base = evaluate_base(cfg)
-        base_file.write_text(json.dumps({"key": key, "habits": base_habits, "eval": base}, indent=1))
     arms = [Arm(f"{name}-s{seed}", ARMS[name] + [f"train.seed={seed}"]) for name in names for seed in seeds]
     for arm in arms:
         (a.out / arm.name).mkdir(parents=True, exist_ok=True)

@@ -106,6 +106,19 @@ def run_arms(arms: list[Arm], common: list[str], config: Path | None, out_dir: P
     return run_dirs
 
 
+def cached_json(path: Path, key: dict, compute):
+    """compute(), or the value stored at `path` by an earlier call with the same `key` (a benchmark re-run reuses
+    its base-model measurements instead of repeating them)."""
+    key_text = json.dumps(key, sort_keys=True, default=str)
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    if stored.get("key") == key_text:
+        return stored["value"]
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": key_text, "value": value}, indent=1))
+    return value
+
+
 def _has_checkpoint(run_dir: Path) -> bool:
     from scaffold_rl.train.trainer import last_complete_checkpoint
 
