@@ -4,14 +4,16 @@ better than it answers, trained with ground-truth correctness, format only, or f
     .venv/bin/python benchmarks/label_free.py [--seeds 0,1,2] [--minutes 3] [--share 0.5]
                                               [--out benchmarks/results/label_free] [overrides ...]
 
-The base model is the demo's, pretrained with `model.pretrain.bad_answer_share` (default 0.5): answers whose
-last digit is 0-4 end, in 80 % of their documents, without a parsable `A:<n>` line, so its chains are right
-more often than its answers. Arms, from that one base model, at equal CPU-time budget, one thread each, two
+The base model is the demo's, pretrained with `model.pretrain.bad_answer_share` (default 0.5): problems whose
+start value ends in 0-4 (`model.pretrain.bad_answer_key=question`; a habit the policy cannot escape by changing
+its arithmetic) end, in 80 % of their documents, without a parsable `A:<n>` line, so its chains are right more
+often than its answers. Arms, from that one base model, at equal CPU-time budget, one thread each, two
 at a time (scaffold_rl/arms.py):
 
   correctness    reward.kind=answer: 1 when the final answer verifies (needs gold answers)
   format         reward=format, training answers removed (task.hide_train_answers=true)
-  format_length  reward=format_length, training answers removed
+  format_length  reward=format_length, training answers removed; the length turning point at the base
+                 model's mean response length on the training levels (max_length = that / p)
 
 Evaluation always grades answers against gold (greedy, held-out). Prints per level the base model's answer
 and chain accuracy, each arm's answer accuracy after training (mean +- std over seeds) and chain accuracy,
@@ -39,8 +41,9 @@ DEMO_CONFIG = Path(__file__).parents[1] / "scaffold_rl" / "configs" / "demo.yaml
 ARMS: dict[str, list[str]] = {
     "correctness": [],
     "format": ["reward=format", "task.hide_train_answers=true"],
-    "format_length": ["reward=format_length", "task.hide_train_answers=true"],
+    "format_length": ["task.hide_train_answers=true"],  # + the reward spec with the measured max_length
 }
+TURNING_POINT = 0.5  # the paper's p
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -74,6 +77,7 @@ def chain_and_answer(cfg: RunConfig, model_path: Path | None = None) -> dict[str
             "answer": sum(a is not None and int(a) == int(p.answer) for p, a in answers) / n,
             "chain": sum(t.startswith("".join(p.solution_steps)) for p, t in texts) / n,
             "format": sum(a is not None for _, a in answers) / n,
+            "tokens": sum(len(g[0].completion_ids) for g in groups) / n,  # generated tokens, EOS included
         }
     return out
 
@@ -110,14 +114,24 @@ def main():
         base_habits = chain_and_answer(cfg)  # pretrains the habit model first if it is not cached
     else:  # the base model's measurements, shared by re-runs with the same base
         base_habits, base = cached_json(a.out.parent / "label_free_base.json",
-                                        {"config": a.config, "share": a.share, "levels": a.levels},
+                                        {"config": a.config, "share": a.share, "levels": a.levels,
+                                         "habit": cfg.model.pretrain.bad_answer_key, "measures": 2},
                                         lambda: (chain_and_answer(cfg), evaluate_base(cfg)))
     print("base model (greedy): " + " ".join(
-        f"{lv} answer={v['answer']:.3f} chain={v['chain']:.3f} format={v['format']:.3f}"
+        f"{lv} answer={v['answer']:.3f} chain={v['chain']:.3f} format={v['format']:.3f} tokens={v['tokens']:.1f}"
         for lv, v in base_habits.items()))
     if a.base_only:
         return
-    arms = [Arm(f"{name}-s{seed}", ARMS[name] + [f"train.seed={seed}"]) for name in names for seed in seeds]
+    # The length term's turning point sits at the base model's own mean response length on the training levels
+    # (measured without labels). At p x max_new_tokens it sat at twice the natural length, and the policy padded
+    # its answers to get there (docs/benchmarks.md).
+    natural = statistics.mean(base_habits[f"L{lv}"]["tokens"] for lv in train_levels)
+    max_length = round(natural / TURNING_POINT)
+    print(f"format_length: max_length {max_length} (turning point {TURNING_POINT} at the base model's mean "
+          f"response length {natural:.1f} tokens)")
+    arm_overrides = {**ARMS, "format_length": ARMS["format_length"] + [
+        f"reward.spec={{format_length: {{max_length: {max_length}, p: {TURNING_POINT}}}}}"]}
+    arms = [Arm(f"{name}-s{seed}", arm_overrides[name] + [f"train.seed={seed}"]) for name in names for seed in seeds]
     for arm in arms:
         (a.out / arm.name).mkdir(parents=True, exist_ok=True)
         (a.out / arm.name / "eval_base.json").write_text(json.dumps(base, indent=1))
@@ -155,7 +169,7 @@ def main():
         print(f"| {name} | " + " | ".join(cells) + f" | {e['gain'][0]:+.3f} ± {e['gain'][1]:.3f} | "
               f"{e['share_of_correctness_gain']:.0%} | {e['steps'][0]:.0f} |")
     result = {"summary": summary, "rows": rows, "base": base["levels"], "base_habits": base_habits,
-              "after_habits": after_chain, "minutes": a.minutes, "share": a.share, "seeds": seeds,
+              "length_max_length": max_length, "after_habits": after_chain, "minutes": a.minutes, "share": a.share, "seeds": seeds,
               "train_levels": trained, "overrides": a.overrides, "wall_s": round(time.perf_counter() - t0)}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "label_free.json").write_text(json.dumps(result, indent=1, default=str))

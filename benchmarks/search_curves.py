@@ -93,30 +93,29 @@ def main():
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    """Accuracy vs tokens per problem (log x) and vs N, one line per method, averaged over levels."""
+    """Per level (one row of panels each): accuracy vs tokens per problem (log x) and vs N, a line per method.
+    Levels are not averaged: a flat level (every method at 0) would hide the curves of the others."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for method in dict.fromkeys(r["method"] for r in rows):
-        ns = sorted({r["n"] for r in rows if r["method"] == method})
-        acc, tok = [], []
-        for n in ns:
-            sel = [r for r in rows if r["method"] == method and r["n"] == n]
-            acc.append(sum(r["accuracy"] for r in sel) / len(sel))
-            tok.append(sum(r["tokens_per_problem"] for r in sel) / len(sel))
-        axes[0].plot(tok, acc, marker="o", label=method)
-        axes[1].plot(ns, acc, marker="o", label=method)
-    axes[0].set_xscale("log")
-    axes[0].set_xlabel("generated tokens per problem")
-    axes[1].set_xscale("log", base=2)
-    axes[1].set_xlabel("N (samples / beams / MCTS iterations)")
-    for ax in axes:
-        ax.set_ylabel("accuracy (mean over levels)")
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    levels = list(dict.fromkeys(r["level"] for r in rows))
+    fig, axes = plt.subplots(len(levels), 2, figsize=(11, 3.6 * len(levels)), squeeze=False)
+    for (ax_tok, ax_n), level in zip(axes, levels):
+        mine = [r for r in rows if r["level"] == level]
+        for method in dict.fromkeys(r["method"] for r in mine):
+            sel = sorted((r for r in mine if r["method"] == method), key=lambda r: r["n"])
+            ax_tok.plot([r["tokens_per_problem"] for r in sel], [r["accuracy"] for r in sel], marker="o", label=method)
+            ax_n.plot([r["n"] for r in sel], [r["accuracy"] for r in sel], marker="o", label=method)
+        ax_tok.set_xscale("log")
+        ax_tok.set_xlabel("generated tokens per problem")
+        ax_n.set_xscale("log", base=2)
+        ax_n.set_xlabel("N (samples / beams / MCTS iterations)")
+        for ax in (ax_tok, ax_n):
+            ax.set_ylabel(f"accuracy, {level}" if isinstance(level, str) else f"accuracy, L{level}")
+            ax.grid(alpha=0.3)
+        ax_n.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -73,6 +73,11 @@ class PretrainConfig:
         "whose pretraining documents end without a parsable answer line in 80% of cases (no 'A:' line, or "
         "'A=<n>'). The chains stay right, so the base model reasons better than it answers. Multiples of 0.1; "
         "0 = off (and out of the cache key).")
+    bad_answer_key: Literal["question", "answer"] = knob(
+        "question", "What picks the documents with a bad answer habit: the last digit of the question's start value "
+        "(the prompt, which the policy cannot change) or of the answer (the old habit: hackable, a policy earns "
+        "the format reward by steering its arithmetic to answers outside the habit digits). Only with "
+        "bad_answer_share > 0.")
 
 
 @dataclass
@@ -206,10 +211,10 @@ class StrategyConfig:
     seele_target: float = knob(0.5, "SEELE: accuracy the hint rate aims at, in (0, 1) (paper: 0.5, where a GRPO "
                                "step learns most).")
     seele_fit_memory: bool = knob(
-        False, "SEELE: refit rounds 2..m on this step's (rate, accuracy) points plus those of the problem's previous "
-        "visit (the pairs 'seen so far'), not on this step's alone. Our option: the within-step fits rest on one or "
-        "two points plus the anchors and pull the achieved accuracy toward 0.5 at other targets "
-        "(docs/benchmarks.md).")
+        True, "SEELE: refit rounds 2..m on this step's (rate, accuracy) points plus those of the problem's previous "
+        "visit (the pairs 'seen so far'), not on this step's alone (False). With this step's points alone the fits "
+        "rest on one or two points plus the anchors and pull the achieved accuracy toward 0.5: at targets 0.25 / "
+        "0.75 it lands at +0.19 / -0.16 of the target, with memory at +0.05 / -0.03 (3 seeds, docs/benchmarks.md).")
     seele_granularity: Literal["step", "token", "char"] = knob(
         "step", "SEELE: unit of the solution prefix. 'step': reference steps (the embedded task's solution_steps; "
         "datasets with only meta['solution'] text are cut into at most 5 steps by hints/split.py); 'token': "

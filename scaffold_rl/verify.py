@@ -51,12 +51,18 @@ def extract_boxed(text: str) -> str | None:
     A cut-off last box (truncated generation) gives None rather than an earlier box: the model's
     final answer is what counts.
     """
+    last = last_box(text)
+    return None if last is None else _nonempty(last[0])
+
+
+def last_box(text: str) -> tuple[str | None, int] | None:
+    """(raw content, start of the command) of the last box; content None if it is cut off; None without a box."""
     last = None
     for last in _BOX_RE.finditer(text):
         pass
     if last is None:
         return None
-    return _nonempty(_box_content(text, last))
+    return _box_content(text, last), last.start()
 
 
 def extract_all_boxed(text: str) -> list[str | None]:

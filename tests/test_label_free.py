@@ -22,6 +22,7 @@ from scaffold_rl.rewards.guards import (
     has_empty_box,
     has_multiple_answers,
     is_repetition_padding,
+    is_unsupported_answer,
     ngram_repetition_rate,
 )
 from scaffold_rl.rewards.length import LengthReward, polyline_length_reward, quadratic_length_reward
@@ -220,7 +221,8 @@ def test_repetition_rate():
 def test_no_guard_fires_on_a_normal_solution():
     guards = Guards()
     assert guards.check(Problem(id="p", prompt=PROMPT), NORMAL) == {
-        "multiple_boxed": False, "empty_box": False, "repetition": False, "copy_problem": False}
+        "multiple_boxed": False, "empty_box": False, "repetition": False, "copy_problem": False,
+        "unsupported_answer": False}
     restated = "The field: length three times width, perimeter 800 m.\n" + NORMAL
     assert not any(Guards().check(Problem(id="q", prompt=LONG_PROMPT), restated).values())
 
@@ -265,6 +267,19 @@ def test_copy_problem_guard():
     assert not copies_problem(NORMAL, PROMPT)
 
 
+def test_unsupported_answer_guard():
+    pattern = r"A:(-?\d+)"
+    assert is_unsupported_answer("454-1=457.\nA:45777", pattern)  # the padding the benchmark found
+    assert not is_unsupported_answer("454-1=457.\nA:457", pattern)
+    assert is_unsupported_answer("A:457", pattern)  # an answer without any work
+    assert not is_unsupported_answer("454-1=457.", pattern)  # no answer: the format reward is 0 anyway
+    assert not is_unsupported_answer(NORMAL)
+    assert not is_unsupported_answer(r"so $x = 3.5$, i.e. \boxed{3.50}")  # same value, other spelling
+    assert not is_unsupported_answer(r"the ratio is $\frac{3}{4}$, so \boxed{\frac{3}{4}}")
+    assert is_unsupported_answer(r"the roots are 2 and 3, so \boxed{55555}")
+    assert not is_unsupported_answer(r"cut off \boxed{5")  # no complete box: nothing to check
+
+
 def test_guard_zeroes_format_and_counts_hits():
     guards = Guards()
     hedge = r"It is \boxed{3} or \boxed{5}"
@@ -278,7 +293,8 @@ def test_guard_zeroes_format_and_counts_hits():
     assert guarded(UNLABELED, hedge, completion_len=100).reward == -1.0
     assert guarded(UNLABELED, r"\boxed{}\boxed{5}", completion_len=50).terms["guard/empty_box"] == 1.0
     assert guarded(UNLABELED, NORMAL, completion_len=50).reward == 2.0
-    assert guards.hits == {"multiple_boxed": 2, "empty_box": 1} and guards.checked == 4
+    # the hedge's last box (5) and the lone box after an empty one were never worked out: unsupported too
+    assert guards.hits == {"multiple_boxed": 2, "empty_box": 1, "unsupported_answer": 3} and guards.checked == 4
 
 
 # --- composition and build_reward ---------------------------------------------------------------------
@@ -302,7 +318,7 @@ def test_composite_terms_reported_separately():
 def test_build_reward_strings_and_guard_defaults():
     fl = build_reward("format_length", max_length=100)
     assert fl.guards is not None and set(fl.guards.names) == {"multiple_boxed", "empty_box", "repetition",
-                                                               "copy_problem"}
+                                                               "copy_problem", "unsupported_answer"}
     assert fl(UNLABELED, NORMAL, completion_len=50).reward == 2.0  # no answers needed
     assert build_reward("correctness").guards is None
     mixed = build_reward("format_length+0.5*overlong", max_length=100)

@@ -83,7 +83,9 @@ def test_labels_a_spec_needs():
 
 def test_correct_is_the_correctness_verdict_else_well_formed():
     p = TASK.problem("train", 1, 0)
-    right, wrong_value, no_line = p.reference, p.reference.replace(f"A:{p.answer}", "A:1"), p.reference.split("\n")[0]
+    start = p.prompt[2:].split("+")[0].split("-")[0]
+    right, no_line = p.reference, p.reference.split("\n")[0]
+    wrong_value = p.reference.replace(f"A:{p.answer}", f"A:{start}")  # wrong, but a number the work wrote
     label_free = build_reward("format_length", ANSWER_PATTERN, max_length=64)
     assert [label_free(p, r, completion_len=10).correct for r in (right, wrong_value, no_line)] == [True, True, False]
     graded = build_reward("correctness+format", ANSWER_PATTERN, max_length=64)
@@ -105,12 +107,12 @@ def _stage(texts, spec, max_length=20):
 
 
 def test_sampler_scores_token_lengths_and_stage_logs_each_term_and_guard():
-    # generated tokens (characters + eos) / 20: 4 -> x=0.2, 15 -> x=0.75, 8 -> x=0.4
-    texts = ["A:1", "no answer here", "A:1\nA:2", "A:7"]
+    # generated tokens (characters + eos) / 20: 6 -> x=0.3, 15 -> x=0.75, 8 -> x=0.4
+    texts = ["1.A:1", "no answer here", "A:1\nA:2", "7.A:7"]
     stage = _stage(texts, {"format": 1.0, "length": {"weight": 0.5}})
     problem = TASK.problem("train", 1, 0)
     batch = stage.run([problem], step=1)
-    length = [1 - (1 - 0.2 / 0.5) ** 2, 1 - 2 * ((0.75 - 0.5) / 0.5) ** 2, 0.0, 1 - (1 - 0.2 / 0.5) ** 2]
+    length = [1 - (1 - 0.3 / 0.5) ** 2, 1 - 2 * ((0.75 - 0.5) / 0.5) ** 2, 0.0, 1 - (1 - 0.3 / 0.5) ** 2]
     fmt = [1.0, 0.0, 0.0, 1.0]  # "A:1\nA:2" hedges two answers: guarded, format 0 and length min(0, .) = 0
     rollouts = batch.groups[0].rollouts
     assert [r.reward for r in rollouts] == pytest.approx([f + 0.5 * x for f, x in zip(fmt, length)])
@@ -125,12 +127,12 @@ def test_sampler_scores_token_lengths_and_stage_logs_each_term_and_guard():
 
 
 def test_length_term_switches_on_at_its_step():
-    stage = _stage(["A:1"], {"format_length": {"start_step": 5}})
+    stage = _stage(["1.A:1"], {"format_length": {"start_step": 5}})  # 6 tokens of 20: x = 0.3
     problem = TASK.problem("train", 1, 0)
     assert stage.run([problem], step=4).groups[0].rollouts[0].reward == 1.0  # format only
     on = stage.run([problem], step=5)
-    assert on.groups[0].rollouts[0].reward == pytest.approx(1.0 + 0.64)
-    assert on.stats["reward/format_length/length"] == pytest.approx(0.64)
+    assert on.groups[0].rollouts[0].reward == pytest.approx(1.0 + 0.84)
+    assert on.stats["reward/format_length/length"] == pytest.approx(0.84)
 
 
 def test_default_reward_adds_no_term_metrics():
@@ -227,16 +229,18 @@ def test_hidden_answers_with_a_correctness_reward_fail_before_any_model_work(tmp
 # --- the benchmark's base model: bad answer habits ------------------------------------------------------
 
 
-def test_answer_habit_breaks_the_answer_line_of_habit_digits_only():
+@pytest.mark.parametrize("key", ["question", "answer"])
+def test_answer_habit_breaks_the_answer_line_of_habit_digits_only(key):
     assert habit_digits(0.0) == "" and habit_digits(0.5) == "01234" and habit_digits(1.0) == "0123456789"
     with pytest.raises(ValueError, match="multiple of 0.1"):
         habit_digits(0.25)
     problems = TASK.mixture("train", {1: 0.5, 2: 0.5}, 600, seed=3)
     forms = {"good": 0, "missing": 0, "equals": 0}
     for i, p in enumerate(problems):
-        q = with_answer_habit(p, 0.5, salt=i)
+        q = with_answer_habit(p, 0.5, salt=i, key=key)
         chain = "".join(p.solution_steps)
-        if p.answer[-1] not in "01234":
+        digit = p.prompt.split("Q:")[1][:3][-1] if key == "question" else p.answer[-1]
+        if digit not in "01234":
             assert q == p
             continue
         kind = "good" if q.reference == p.reference else "missing" if q.reference == chain else "equals"
@@ -249,6 +253,19 @@ def test_answer_habit_breaks_the_answer_line_of_habit_digits_only():
     assert with_answer_habit(problems[0], 0.0) is problems[0]
 
 
+def test_question_keyed_habit_does_not_depend_on_the_answer():
+    """Two problems with the same start value but different answers carry the habit alike, so a policy cannot
+    escape it (and earn the format reward) by changing its arithmetic."""
+    from scaffold_rl.data.arithmetic import habit_digit, make_problem
+
+    a, b = make_problem(431, [("+", 3)]), make_problem(431, [("+", 8)])
+    assert a.answer[-1] in "01234" and b.answer[-1] not in "01234"
+    assert habit_digit(a) == habit_digit(b) == "1"
+    assert (habit_digit(a, "answer"), habit_digit(b, "answer")) == ("4", "9")
+    with pytest.raises(ValueError, match="bad_answer_key"):
+        habit_digit(a, "nonsense")
+
+
 def test_answer_habit_is_in_the_cache_key_only_when_on():
     from scaffold_rl.models.pretrain import cache_key, pretraining_task
 
@@ -257,5 +274,10 @@ def test_answer_habit_is_in_the_cache_key_only_when_on():
     task = pretraining_task(cfg.model, cfg.task)
     before = cache_key(cfg.model, task)
     assert before == "c8d1f71972383ca2"  # the key models cached before the knob existed keep
+    cfg.model.pretrain.bad_answer_key = "answer"
+    assert cache_key(cfg.model, task) == before  # the key alone changes nothing while the habit is off
     cfg.model.pretrain.bad_answer_share = 0.5
-    assert cache_key(cfg.model, task) != before
+    by_answer = cache_key(cfg.model, task)
+    assert by_answer != before
+    cfg.model.pretrain.bad_answer_key = "question"
+    assert cache_key(cfg.model, task) not in (before, by_answer)

@@ -149,10 +149,29 @@ def test_process_term_cuts_steps_by_task_and_caches():
             self.calls.append(steps)
             return [0.9, 0.4, 0.8][: len(steps)]
 
-    term = ProcessTerm(prm=Recorder(), aggregate="mean")
+    term = ProcessTerm(prm=Recorder(), aggregate="mean", gate="none")
     arith = make_problem(143, [("-", 7), ("+", 8)])
     other = Problem(id="m", prompt="Solve.", answer="2", source="math500")
     assert term(RewardContext(arith, arith.reference)).reward == pytest.approx(0.7)
     assert term(RewardContext(other, "x = 1\nso x + 1 = 2\n")).reward == pytest.approx(0.65)
     term(RewardContext(arith, arith.reference))  # cached: the PRM is not asked again
     assert Recorder.calls == [["143-7=136.", "136+8=144.", "\nA:144"], ["x = 1\n", "so x + 1 = 2\n"]]
+
+
+def test_process_term_pays_only_responses_with_an_answer_by_default():
+    """The hack the GRPO benchmark found: strings with no answer that the PRM scores high earn nothing."""
+    from scaffold_rl.rewards.composite import RewardContext
+    from scaffold_rl.rewards.process import ProcessTerm
+
+    class Generous:
+        def score_steps(self, prompt, steps):
+            return [0.9] * len(steps)
+
+    p = make_problem(143, [("-", 7), ("+", 8)])
+    gated = ProcessTerm(prm=Generous(), answer_pattern=r"A:(-?\d+)")
+    assert gated(RewardContext(p, "5540-8=5222")).reward == 0.0
+    assert gated(RewardContext(p, "143-7=136.136+8=145.\nA:145")).reward == pytest.approx(0.9)
+    assert gated(RewardContext(p, p.reference, hacked=True)).reward == 0.0  # a guard fired
+    assert ProcessTerm(prm=Generous(), gate="none")(RewardContext(p, "5540-8=5222")).reward == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="gate"):
+        ProcessTerm(prm=Generous(), gate="sometimes")

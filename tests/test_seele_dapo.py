@@ -503,6 +503,6 @@ def test_fit_memory_refits_on_the_previous_visit_too_and_is_checkpointed(monkeyp
     restored = SEELE(rounds=2, samples_per_round=4, fit_memory=True)
     restored.load_state_dict(json.loads(json.dumps(s.state_dict())))
     assert restored.state_dict() == s.state_dict()
-    without = SEELE(rounds=2, samples_per_round=4)
+    without = SEELE(rounds=2, samples_per_round=4, fit_memory=False)
     without.rescue(empty_batch(problems), ctx_for(make_sampler(problems, accuracy), 8))
     assert without.memory == {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import asdict, dataclass, replace
 
 from scaffold_rl.types import Problem
@@ -181,16 +182,28 @@ def habit_digits(share: float) -> str:
     return "0123456789"[:k]
 
 
-def with_answer_habit(problem: Problem, share: float, salt: int = 0) -> Problem:
-    """The problem with its reference answer line written so that it does not parse, when the answer ends
-    in a habit digit and a hash of (salt, problem) falls in BAD_ANSWER_RATE: the chain then stops without an
-    answer line, or writes `A=<n>`, in equal parts.
+def habit_digit(problem: Problem, key: str = "question") -> str:
+    """The digit that decides whether a document may carry the habit: the last digit of the question's start
+    value (`key="question"`: fixed by the prompt) or of the answer (`key="answer"`)."""
+    if key == "question":
+        return re.match(r"Q:(\d+)", problem.prompt).group(1)[-1]
+    if key == "answer":
+        return problem.answer[-1]
+    raise ValueError(f"bad_answer_key must be 'question' or 'answer', got {key!r}")
 
-    Tying the habit to the answer's last digit (which the model has just written at the end of the chain)
-    makes it a consistent habit that greedy decoding keeps, as a base model's formatting habits are; a coin
-    flip per document would be averaged away by greedy decoding whenever it is below one half.
+
+def with_answer_habit(problem: Problem, share: float, salt: int = 0, key: str = "question") -> Problem:
+    """The problem with its reference answer line written so that it does not parse, when its habit digit
+    (`habit_digit`) is one of `habit_digits(share)` and a hash of (salt, problem) falls in BAD_ANSWER_RATE: the
+    chain then stops without an answer line, or writes `A=<n>`, in equal parts.
+
+    Tying the habit to a digit the model reads makes it a consistent habit that greedy decoding keeps, as a
+    base model's formatting habits are; a coin flip per document would be averaged away by greedy decoding
+    whenever it is below one half. The default keys it to the question, which the policy cannot change: keyed
+    to the answer's digit, a format reward is earned by steering the arithmetic to other answers
+    (docs/benchmarks.md, label-free).
     """
-    if problem.reference is None or problem.answer is None or problem.answer[-1] not in habit_digits(share):
+    if problem.reference is None or problem.answer is None or habit_digit(problem, key) not in habit_digits(share):
         return problem
     h = int.from_bytes(hashlib.blake2b(f"{salt}:{problem.id}".encode(), digest_size=8).digest(), "big")
     u = (h % 1_000_000) / 1_000_000

@@ -48,6 +48,7 @@ def cache_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
     pretrain.pop("wide_share")  # what it changes is in the task identity below
     if not pretrain.get("bad_answer_share"):
         pretrain.pop("bad_answer_share", None)  # off: keys (and cached models) stay those from before the knob
+        pretrain.pop("bad_answer_key", None)
     pretrain["bf16"] = resolve_bf16(model_cfg.pretrain.bf16)  # the resolved choice changes the weights
     payload = {
         "format": 1,
@@ -120,7 +121,7 @@ def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=pr
         for step in range(cfg.steps):
             batch = task.mixture("train", cfg.level_mix, cfg.batch_size, seed=cfg.seed * 100_000 + step)
             if cfg.bad_answer_share:  # bad answer habits: some documents end without a parsable answer line
-                batch = [with_answer_habit(p, cfg.bad_answer_share, salt=step) for p in batch]
+                batch = [with_answer_habit(p, cfg.bad_answer_share, salt=step, key=cfg.bad_answer_key) for p in batch]
             input_ids, attention, labels = encode_sft(tokenizer, batch)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)

@@ -1,8 +1,8 @@
 """Reward-hacking guards for the label-free rewards.
 
 Format and length rewards never look at the answer's value, so a policy can earn them without solving
-anything: hedge with several boxed answers, pad to the length turning point with repeated text, or copy
-the problem. Each guard is a small predicate "is this response such a hack?"; `Guards` runs the enabled
+anything: hedge with several boxed answers, pad to the length turning point with repeated text, copy
+the problem, or pad the answer itself (`457.\nA:45777`: the embedded label-free benchmark found this one). Each guard is a small predicate "is this response such a hack?"; `Guards` runs the enabled
 ones, counts hits, and the composite reward then denies the hacked response any positive label-free
 reward (format term zeroed, length term min(0, .)).
 
@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scaffold_rl.types import Problem
-from scaffold_rl.verify import canonical_answer, extract_all_boxed
+from scaffold_rl.verify import canonical_answer, extract_all_boxed, last_box
 
-GUARD_NAMES = ("multiple_boxed", "empty_box", "repetition", "copy_problem")
+GUARD_NAMES = ("multiple_boxed", "empty_box", "repetition", "copy_problem", "unsupported_answer")
 
 
 # --- text statistics ----------------------------------------------------------------------------------
@@ -108,6 +108,41 @@ def copies_problem(response: str, prompt: str, n: int = 8, min_words: int = 20, 
     return copied >= min_words and copied > max_share * total
 
 
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def final_answer_span(response: str, answer_pattern: str | None = None) -> tuple[str, int] | None:
+    """(final answer, where its marker starts): the last match of the task's answer regex, else the last
+    complete box; None without one."""
+    if answer_pattern is not None:
+        matches = list(re.finditer(answer_pattern, response))
+        if not matches:
+            return None
+        last = matches[-1]
+        return (last.group(1) if last.re.groups else last.group(0)), last.start()
+    box = last_box(response)
+    if box is None or not (box[0] or "").strip():
+        return None
+    return box
+
+
+def is_unsupported_answer(response: str, answer_pattern: str | None = None) -> bool:
+    """A final answer that the work before it never wrote: padded (`457.` then `A:45777`), guessed, or given
+    without any work. Passes when, for a number, a number of the same value occurs in the work (`3.50` after
+    `= 3.5`), else when the answer's text does (whitespace ignored). No final answer: nothing to check (the format
+    reward is already 0)."""
+    found = final_answer_span(response, answer_pattern)
+    if found is None:
+        return False
+    answer, start = found
+    work = response[:start]
+    squashed = "".join(answer.split())
+    if _NUMBER.fullmatch(squashed):  # numbers match whole numbers only: "1" is not supported by "143"
+        key = canonical_answer(squashed)
+        return not any(canonical_answer(n) == key for n in _NUMBER.findall(work))
+    return squashed not in "".join(work.split())
+
+
 @dataclass
 class GuardSettings:
     """Thresholds of the guards (defaults pass normal worked solutions)."""
@@ -146,6 +181,8 @@ class Guards:
         if name == "repetition":
             return is_repetition_padding(response, s.repetition_n, s.repetition_max_rate, s.repetition_min_ngrams,
                                          s.max_line_repeats, s.min_line_chars)
+        if name == "unsupported_answer":
+            return is_unsupported_answer(response, self.answer_pattern)
         return copies_problem(response, problem.prompt, s.copy_n, s.copy_min_words, s.copy_max_share)
 
     def check(self, problem: Problem, response: str) -> dict[str, bool]:

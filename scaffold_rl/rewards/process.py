@@ -6,6 +6,12 @@ GRPO takes one scalar per completion, so the per-step scores are aggregated (min
 is the per-step average, the closest a sequence-level advantage gets to Math-Shepherd's step-by-step reward).
 The term never sets `correct`: all-wrong detection stays with the outcome verifier. Scores are cached per
 (prompt, response), since a group often repeats a completion and rescue strategies re-score.
+
+`gate="answer"` (default) pays the PRM score only to a response that ends in a final answer the task can read
+and that no guard flagged: a PRM is a learned model, out of its training distribution on text that is not a
+solution, and GRPO finds that text. Ungated, a 0.5-weighted PRM term drove the embedded policy within 60
+steps to `5540-8=5222`-style strings the PRM scored high and that carry no answer (every level's accuracy
+fell to 0; docs/benchmarks.md, process rewards).
 """
 from __future__ import annotations
 
@@ -14,8 +20,10 @@ from collections import OrderedDict
 from scaffold_rl.prm.model import AGGREGATIONS, ProcessRewardModel, aggregate
 from scaffold_rl.rewards.correctness import Score
 from scaffold_rl.steps import MODES, StepSegmenter
+from scaffold_rl.verify import extract_answer
 
 SEGMENTERS = ("auto", *MODES)
+GATES = ("answer", "none")
 
 
 class ProcessTerm:
@@ -23,7 +31,12 @@ class ProcessTerm:
     responses at its own steps and others at newlines."""
 
     def __init__(self, prm_path: str | None = None, aggregate: str = "min", segmenter: str = "auto",
-                 prm: ProcessRewardModel | None = None, cache_size: int = 4096):
+                 prm: ProcessRewardModel | None = None, cache_size: int = 4096, gate: str = "answer",
+                 answer_pattern: str | None = None):
+        if gate not in GATES:
+            raise ValueError(f"reward term 'process': gate must be one of {GATES}, got {gate!r}")
+        self.gate = gate
+        self.answer_pattern = answer_pattern
         if aggregate not in AGGREGATIONS:
             raise ValueError(f"reward term 'process': aggregate must be one of {AGGREGATIONS}, got {aggregate!r}")
         if segmenter not in SEGMENTERS:
@@ -44,6 +57,8 @@ class ProcessTerm:
         return StepSegmenter("embedded" if ctx.problem.source == "arithmetic" else "newline")
 
     def __call__(self, ctx) -> Score:
+        if self.gate == "answer" and (ctx.hacked or extract_answer(ctx.response, self.answer_pattern) is None):
+            return Score(0.0, False)
         key = (ctx.problem.prompt, ctx.response)
         if key not in self.cache:
             steps = self._segmenter(ctx).split(ctx.response)

@@ -15,7 +15,8 @@ Terms and their options:
     overlong       max_length, cache, unit
     repetition     n, max_penalty
     process        prm_path (a `scaffold-rl prm train` folder), aggregate (min | prod | last | mean), segmenter
-                   (auto | newline | blank_line | embedded): the PRM's aggregated step score (rewards/process.py)
+                   (auto | newline | blank_line | embedded), gate (answer | none: paid only to responses with a
+                   final answer and no guard hit, or always): the PRM's aggregated step score (rewards/process.py)
 
 Guards default to on when no correctness term has a nonzero weight (label-free training), off otherwise.
 """
@@ -47,7 +48,7 @@ TERM_OPTIONS: dict[str, set[str]] = {
     "format_length": _LENGTH_OPTIONS | {"format_weight", "timeout_s", "after_think"},
     "overlong": {"max_length", "cache", "unit"},
     "repetition": {"n", "max_penalty"},
-    "process": {"prm_path", "aggregate", "segmenter"},
+    "process": {"prm_path", "aggregate", "segmenter", "gate"},
 }
 _TERM_RE = re.compile(r"^\s*(?:([0-9.eE+-]+)\s*\*\s*)?([a-z_]+)\s*$")
 
@@ -114,7 +115,8 @@ def build_term(name: str, o: dict[str, Any], answer_pattern: str | None, tokeniz
     if name == "process":
         from scaffold_rl.rewards.process import ProcessTerm
 
-        return ProcessTerm(o.get("prm_path"), o.get("aggregate", "min"), o.get("segmenter", "auto"))
+        return ProcessTerm(o.get("prm_path"), o.get("aggregate", "min"), o.get("segmenter", "auto"),
+                           gate=o.get("gate", "answer"), answer_pattern=answer_pattern)
     return RepetitionTerm(o.get("n", 4), o.get("max_penalty", 1.0))
 
 

@@ -100,7 +100,7 @@ class SEELE(RescueStrategy):
     wants_initial_samples = False
 
     def __init__(self, rounds: int = 4, samples_per_round: int = 8, target: float = 0.5,
-                 granularity: str = "step", hint_loss: str = "nll", fit_memory: bool = False):
+                 granularity: str = "step", hint_loss: str = "nll", fit_memory: bool = True):
         if rounds < 1 or samples_per_round < 1:
             raise ValueError("rounds and samples_per_round must be >= 1")
         if not 0.0 < target < 1.0:
