@@ -169,7 +169,8 @@ def main():
         print(f"| {name} | " + " | ".join(cells) + f" | {e['gain'][0]:+.3f} ± {e['gain'][1]:.3f} | "
               f"{e['share_of_correctness_gain']:.0%} | {e['steps'][0]:.0f} |")
     result = {"summary": summary, "rows": rows, "base": base["levels"], "base_habits": base_habits,
-              "length_max_length": max_length, "after_habits": after_chain, "minutes": a.minutes, "share": a.share, "seeds": seeds,
+              "length_max_length": max_length, "after_habits": after_chain, "minutes": a.minutes, "share": a.share,
+              "seeds": seeds,
               "train_levels": trained, "overrides": a.overrides, "wall_s": round(time.perf_counter() - t0)}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "label_free.json").write_text(json.dumps(result, indent=1, default=str))

@@ -116,14 +116,24 @@ def extract_answer(text: str, pattern: str | None = None) -> str | None:
     group is the answer (the whole match if it has no group). There is no fallback from one to the
     other: a task that asks for `A: 5` should not be paid for `\\boxed{5}`.
     """
+    found = extract_answer_span(text, pattern)
+    return None if found is None else found[0]
+
+
+def extract_answer_span(text: str, pattern: str | None = None) -> tuple[str, int] | None:
+    """(final answer, where its marker starts) by the rules of `extract_answer`; None without one. The text
+    before the marker is the work that led to the answer (the `unsupported_answer` guard reads it)."""
     if pattern is None:
-        return extract_boxed(text)
+        last = last_box(text)
+        content = None if last is None else _nonempty(last[0])
+        return None if content is None else (content, last[1])
     last = None
     for last in re.finditer(pattern, text):
         pass
     if last is None:
         return None
-    return _nonempty(last.group(1) if last.re.groups else last.group(0))
+    content = _nonempty(last.group(1) if last.re.groups else last.group(0))
+    return None if content is None else (content, last.start())
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Format and length rewards never look at the answer's value, so a policy can earn them without solving
 anything: hedge with several boxed answers, pad to the length turning point with repeated text, copy
-the problem, or pad the answer itself (`457.\nA:45777`: the embedded label-free benchmark found this one). Each guard is a small predicate "is this response such a hack?"; `Guards` runs the enabled
-ones, counts hits, and the composite reward then denies the hacked response any positive label-free
-reward (format term zeroed, length term min(0, .)).
+the problem, or pad the answer itself (`457.\nA:45777`: the embedded label-free benchmark found this one).
+Each guard is a small predicate "is this response such a hack?"; `Guards` runs the enabled ones, counts
+hits, and the composite reward then denies the hacked response any positive label-free reward (format term
+zeroed, length term min(0, .)).
 
 Thresholds are set so a normal worked solution passes (see tests); they are knobs, not facts.
 """
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scaffold_rl.types import Problem
-from scaffold_rl.verify import canonical_answer, extract_all_boxed, last_box
+from scaffold_rl.verify import canonical_answer, extract_all_boxed, extract_answer_span
 
 GUARD_NAMES = ("multiple_boxed", "empty_box", "repetition", "copy_problem", "unsupported_answer")
 
@@ -111,27 +112,12 @@ def copies_problem(response: str, prompt: str, n: int = 8, min_words: int = 20, 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-def final_answer_span(response: str, answer_pattern: str | None = None) -> tuple[str, int] | None:
-    """(final answer, where its marker starts): the last match of the task's answer regex, else the last
-    complete box; None without one."""
-    if answer_pattern is not None:
-        matches = list(re.finditer(answer_pattern, response))
-        if not matches:
-            return None
-        last = matches[-1]
-        return (last.group(1) if last.re.groups else last.group(0)), last.start()
-    box = last_box(response)
-    if box is None or not (box[0] or "").strip():
-        return None
-    return box
-
-
 def is_unsupported_answer(response: str, answer_pattern: str | None = None) -> bool:
     """A final answer that the work before it never wrote: padded (`457.` then `A:45777`), guessed, or given
     without any work. Passes when, for a number, a number of the same value occurs in the work (`3.50` after
     `= 3.5`), else when the answer's text does (whitespace ignored). No final answer: nothing to check (the format
     reward is already 0)."""
-    found = final_answer_span(response, answer_pattern)
+    found = extract_answer_span(response, answer_pattern)
     if found is None:
         return False
     answer, start = found
