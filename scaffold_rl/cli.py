@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, FileNotFoundError, DataError) as err:  # a bad file names its line: no traceback needed
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    from scaffold_rl.train.distributed import exit_launched_process
+
+    exit_launched_process()  # under `accelerate launch`: no finalization race with gloo's threads
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 import zlib
 
+import torch.distributed
+
 from scaffold_rl.rollout.generation import TransformersGenerator
 
 
@@ -34,10 +36,15 @@ def main(config_path: str, run_dir: str) -> None:
     import pickle
 
     from scaffold_rl.train import run
+    from scaffold_rl.train.distributed import exit_launched_process
 
     run.TransformersGenerator = PromptSeededGenerator
     cfg = pickle.loads(open(config_path, "rb").read())
     run.train(cfg, run_dir=run_dir, echo=lambda *a: None, make_report=False)
+    # train() tears its process group down on every process
+    if torch.distributed.is_initialized():
+        sys.exit("train() returned with the process group still alive")
+    exit_launched_process()  # as the CLI does; a normal exit aborts now and then (see its docstring)
 
 
 if __name__ == "__main__":
