@@ -43,10 +43,11 @@ def cmd_train(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from scaffold_rl.demo import run_demo
+    from scaffold_rl.demo import DEFAULT_ARMS, run_demo
 
     config = args.config or DEMO_CONFIG
-    run_demo(config, args.overrides, arms=tuple(a for a in args.arms.split(",") if a))
+    arms = tuple(a for a in args.arms.split(",") if a) if args.arms else DEFAULT_ARMS
+    run_demo(config, args.overrides, arms=arms)
 
 
 def cmd_pretrain(args) -> None:
@@ -86,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, help="--dry-run: plan for this many training processes (GPUs)")
     p.set_defaults(func=cmd_train)
     p = common(sub.add_parser("demo", help="the learning cliff on the embedded task, end to end on CPU"))
-    p.add_argument("--arms", default="grpo,scaf_hint_tokens",
-                   help="comma-separated strategy presets trained side by side (see scaffold_rl/arms.py)")
+    p.add_argument("--arms", help="comma-separated strategy presets trained side by side, each optionally with one "
+                                  "override (preset:key=value; see scaffold_rl/arms.py); default: plain GRPO and "
+                                  "Scaf-GRPO with hint tokens trained from step 1")
     p.set_defaults(func=cmd_demo)
     p = common(sub.add_parser("pretrain", help="pretrain (or fetch from cache) the embedded base model"))
     p.set_defaults(func=cmd_pretrain)

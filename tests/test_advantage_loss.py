@@ -1,5 +1,6 @@
 """Advantages and losses as TRL computes them in our configuration, against hand-computed numbers."""
 import math
+import types
 
 import pytest
 import torch
@@ -139,3 +140,51 @@ def test_skipping_zero_advantage_rows_keeps_loss_and_gradient_exact(tmp_path, lo
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-5, abs=1e-7)
     assert torch.allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-7)
     assert results[0][1].abs().sum() > 0
+
+
+class StepScriptedStage(ScriptedStage):
+    """ScriptedStage with one reward list per training step (the last one repeats)."""
+
+    def __init__(self, tokenizer, per_step, lengths):
+        super().__init__(tokenizer, per_step[0], lengths)
+        self.per_step = per_step
+        self.strategy = types.SimpleNamespace(state_dict=dict)  # what a checkpoint saves of it
+
+    def run(self, problems, step):
+        self.rewards = self.per_step[min(step, len(self.per_step) - 1)]
+        return super().run(problems, step)
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_steps_without_signal_move_no_weight_when_empty_updates_are_skipped(tmp_path, skip):
+    """One informative step, then two all-wrong ones: Adam's momentum moves the weights on the empty steps
+    unless train.skip_empty_updates is on."""
+    from transformers import TrainerCallback
+
+    cfg = tiny_config(tmp_path)
+    cfg.rollout.num_generations, cfg.train.prompts_per_step, cfg.train.steps = 4, 1, 3
+    cfg.train.save_every, cfg.train.lr = 100, 1e-3
+    tok = build_tokenizer()
+    model = build_model(tok, TinyModelSpec(32, 64, 1, 2, 96), seed=0)
+    start = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    weights = []
+
+    class Snapshot(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            weights.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    trainer = ScaffoldGRPOTrainer(
+        model=model, tokenizer=tok, args=grpo_args(cfg, tmp_path / "ckpt"),
+        problems=ArithmeticTask().problems("train", 1, 4), callbacks=[Snapshot()], skip_empty_updates=skip,
+        stage_factory=lambda t: StepScriptedStage(tok, [[1, 0, 0, 0], [0, 0, 0, 0]], [4, 4, 4, 4]))
+    trainer.train()
+
+    def moved(a, b):
+        return max((a[k] - b[k]).abs().max().item() for k in a)
+
+    assert len(weights) == 3 and moved(weights[0], start) > 1e-4  # the informative step updated
+    if skip:
+        assert moved(weights[2], weights[0]) == 0.0
+        assert [r["update_skipped"] for r in trainer.state.log_history if "update_skipped" in r] == [0.0, 1.0, 1.0]
+    else:  # momentum alone: about 0.67 and 0.52 of the first step's size (betas 0.9 / 0.99)
+        assert moved(weights[1], weights[0]) > 0.3 * moved(weights[0], start)

@@ -224,7 +224,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=grpo_args(cfg, ckpt_dir),
                                   problems=problems, stage_factory=stage_factory, callbacks=[callback],
                                   hint_nll_weight=cfg.train.hint_nll_weight, peft_config=peft_config(cfg),
-                                  max_prompt_tokens=cfg.rollout.max_prompt_tokens)
+                                  max_prompt_tokens=cfg.rollout.max_prompt_tokens,
+                                  skip_empty_updates=cfg.train.skip_empty_updates)
     if weights_sharded(trainer) and cfg.eval.every:
         from scaffold_rl.configio import ConfigError
 

@@ -138,11 +138,12 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
 
     def __init__(self, *, model, tokenizer, args: GRPOConfig, problems: list[Problem], stage_factory,
                  callbacks=None, skip_zero_advantage_rows: bool = True, hint_nll_weight: float = 0.0,
-                 peft_config=None, max_prompt_tokens: int | None = None):
+                 peft_config=None, max_prompt_tokens: int | None = None, skip_empty_updates: bool = False):
         if hint_nll_weight < 0:
             raise ValueError(f"hint_nll_weight must be >= 0, got {hint_nll_weight}")
         self.problems = problems
         self.skip_zero_advantage_rows = skip_zero_advantage_rows
+        self.skip_empty_updates = skip_empty_updates
         self.hint_nll_weight = float(hint_nll_weight)
         self.max_prompt_tokens = max_prompt_tokens
         self._rollout_rows = None
@@ -300,6 +301,28 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         self._metrics[mode]["hint_nll"].append(float(nll.detach().item() * denominator.item() / count.item()))
         normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
         return self.hint_nll_weight * nll / normalizer
+
+    # --- updates: optionally none from a step without any learning signal ------------------------------------
+    def create_optimizer(self, *args, **kwargs):
+        optimizer = super().create_optimizer(*args, **kwargs)
+        if self.skip_empty_updates and not getattr(optimizer, "skips_empty_updates", False):
+            if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+                raise ValueError("train.skip_empty_updates needs an unsharded optimizer (one process or DDP)")
+            optimizer.step = self._skip_when_empty(optimizer, optimizer.step)
+            optimizer.skips_empty_updates = True
+        return optimizer
+
+    def _skip_when_empty(self, optimizer, step):
+        """`step`, unless every gradient is exactly zero (gradients are already averaged over processes, so every
+        process decides alike). Logs `update_skipped` (1 = this step's update was skipped)."""
+
+        def guarded(*args, **kwargs):
+            grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            empty = not grads or torch.stack(torch._foreach_norm(grads)).max().item() == 0.0
+            self._metrics["train"]["update_skipped"].append(float(empty))
+            return None if empty else step(*args, **kwargs)
+
+        return guarded
 
     # --- checkpoints: strategy state travels with TRL's; a marker says the folder is whole -----------------
     def _save_checkpoint(self, model, trial):
