@@ -286,10 +286,10 @@ class TrainConfig:
                                         "slower); generation never runs under it.")
     skip_empty_updates: bool = knob(False, "Skip the optimizer update of a step whose gradient is exactly zero (no row "
                                     "with a non-zero advantage, no hint-NLL token, no KL or entropy term). Adam "
-                                    "otherwise keeps moving the weights along its momentum: an informative first step "
-                                    "followed by empty ones moves them about 6x as far as that step alone (betas "
-                                    "0.9/0.99), which at the cliff (most steps empty) amplifies every rare success. Off = TRL's behaviour. One "
-                                    "process or DDP only. Logs update_skipped.")
+                                    "otherwise keeps moving the weights along its momentum: an informative first "
+                                    "step followed by empty ones moves them about 6x as far as that step alone "
+                                    "(betas 0.9/0.99), which at the cliff (most steps empty) amplifies every rare "
+                                    "success. Off = TRL's behaviour. One process or DDP only. Logs update_skipped.")
     hint_nll_weight: float = knob(0.001, "Weight (gamma) of the supervised term on hint tokens that a strategy marks "
                                   "for it (SEELE's solution prefix; paper 0.001): token-mean NLL over those tokens, "
                                   "which never get the policy loss. 0 leaves them untrained. Other rollouts are "

@@ -109,13 +109,6 @@ def weights_sharded(trainer) -> bool:
     return bool(getattr(trainer, "is_deepspeed_enabled", False) and plugin is not None and plugin.zero_stage == 3)
 
 
-def end_processes(trainer) -> None:
-    """Meet the other processes (none leaves while another still needs a collective), then drop the group."""
-    if trainer.accelerator.num_processes > 1:
-        trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()
-
-
 def exit_launched_process(code: int = 0) -> None:
     """Leave a process started by a multi-process launcher now, skipping interpreter finalization.
 

@@ -23,7 +23,7 @@ from scaffold_rl.rollout.generation import SamplingParams, TransformersGenerator
 from scaffold_rl.rollout.sampler import RolloutStage, Sampler
 from scaffold_rl.strategies.base import build_strategy
 from scaffold_rl.tasks import build_task, check_training_labels, labeled_only, without_labels
-from scaffold_rl.train.distributed import end_processes, process_seed, weights_sharded
+from scaffold_rl.train.distributed import process_seed, weights_sharded
 from scaffold_rl.train.trainer import ScaffoldGRPOTrainer, grpo_args, last_complete_checkpoint, set_threads
 
 
@@ -238,18 +238,16 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         trainer._save_checkpoint(trainer.model, trial=None)  # the last step is resumable too
 
     final_dir = run_dir / "final"
-    if weights_sharded(trainer):  # ZeRO-3 / FSDP: every process takes part in gathering the weights it saves
+    sharded = weights_sharded(trainer)
+    if sharded:  # ZeRO-3 / FSDP: every process takes part in gathering the weights it saves
         trainer.save_model(str(final_dir))
         if trainer.is_world_process_zero():
             tokenizer.save_pretrained(final_dir)
             echo(f"weights were sharded: evaluate the final model with `scaffold-rl eval --run {run_dir}`")
-        end_processes(trainer)
+    trainer.accelerator.wait_for_everyone()  # the last collective: nobody leaves while another still needs one
+    if sharded or not trainer.is_world_process_zero():  # other processes of a multi-process run stop here
+        trainer.accelerator.end_training()  # drops the process group
         return run_dir
-    if not trainer.is_world_process_zero():  # other processes of a multi-process run stop here
-        end_processes(trainer)
-        return run_dir
-    if trainer.accelerator.num_processes > 1:
-        trainer.accelerator.wait_for_everyone()  # the others' end_processes barrier
     save_final(trainer.model, tokenizer, final_dir)  # LoRA: merged model, adapter in final/adapter/
     echo("evaluating the trained model ...")
     final = run_evaluation(cfg, eval_sampler(), task, full=True, hints=False)
