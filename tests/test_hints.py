@@ -1,11 +1,10 @@
 """Tests for Scaf-GRPO hint data: schema loading, the model-free splitter, the teacher parser and
-backends, and the resumable generator. Real data from shared/data; network only to 127.0.0.1."""
+backends, and the resumable generator. Real data from shared/data. The OpenAI-compatible backend and
+concurrent generation are in test_hints_teacher.py."""
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,6 @@ from scaffold_rl.hints.generate import generate_hints, rejects_path
 from scaffold_rl.hints.split import split_solution, strip_calculator_annotations
 from scaffold_rl.hints.teacher import (
     LocalHFTeacher,
-    OpenAITeacher,
     TeacherError,
     TeacherOutputError,
     build_teacher_prompt,
@@ -338,10 +336,11 @@ def test_generate_retries_rejected_output_and_logs_reason(tmp_path):
     teacher = ScriptedTeacher(["garbage", TeacherError("HTTP 500"), boxed])
     summary = generate_hints(_problems_file(tmp_path, 2), out, mode="teacher", teacher=teacher, progress=False,
                              log=lambda m: None)
-    assert summary == {**summary, "written": 2, "skipped": 0, "rejected": 3, "resumed": 0, "total": 2}
+    assert summary == {**summary, "written": 2, "failed": 0, "rejected": 3, "resumed": 0, "total": 2}
     assert len(teacher.prompts) == 5 and "What is 0+0?" in teacher.prompts[0]
     rejects = _read_jsonl(rejects_path(out))
-    assert [(r["id"], r["attempt"]) for r in rejects] == [("q0", 1), ("q0", 2), ("q0", 3)]
+    assert [(r["id"], r["attempt"], r["gave_up"]) for r in rejects] == [("q0", 1, False), ("q0", 2, False),
+                                                                         ("q0", 3, False)]
     assert "section <KNOWLEDGE_COMPONENTS> is missing" in rejects[0]["reason"] and rejects[0]["output"] == "garbage"
     assert "HTTP 500" in rejects[1]["reason"] and "gives away the final answer" in rejects[2]["reason"]
     problems = load_scaf_dataset(out)
@@ -352,14 +351,16 @@ def test_generate_retries_rejected_output_and_logs_reason(tmp_path):
     assert _read_jsonl(out)[0]["reward_model"] == {"ground_truth": "0", "style": "rule"}
 
 
-def test_generate_skips_after_max_retries(tmp_path):
+def test_generate_fails_a_problem_after_max_retries(tmp_path):
     out = tmp_path / "hints.jsonl"
     teacher = ScriptedTeacher(["bad"] * 3)
     summary = generate_hints(_problems_file(tmp_path, 2), out, mode="teacher", teacher=teacher, max_retries=2,
                              progress=False, log=lambda m: None)
-    assert (summary["written"], summary["skipped"], summary["rejected"]) == (1, 1, 3)
+    assert (summary["written"], summary["failed"], summary["rejected"]) == (1, 1, 3)
     assert [r["id"] for r in _read_jsonl(out)] == ["q1"]
-    # the skipped problem is tried again on the next run
+    assert [(r["id"], r["attempt"], r["gave_up"]) for r in _read_jsonl(rejects_path(out))] == [
+        ("q0", 1, False), ("q0", 2, False), ("q0", 3, True)]
+    # the failed problem is tried again on the next run
     summary = generate_hints(_problems_file(tmp_path, 2), out, mode="teacher", teacher=ScriptedTeacher(),
                              progress=False, log=lambda m: None)
     assert (summary["written"], summary["resumed"]) == (1, 1)
@@ -369,10 +370,12 @@ def test_generate_skips_after_max_retries(tmp_path):
 def test_resume_after_interrupt_and_truncated_line(tmp_path):
     problems = _problems_file(tmp_path, 5)
     out = tmp_path / "hints.jsonl"
+    interrupted: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         generate_hints(problems, out, mode="teacher", teacher=ScriptedTeacher(interrupt_after=2), progress=False,
-                       log=lambda m: None)
+                       log=interrupted.append)
     assert [r["id"] for r in _read_jsonl(out)] == ["q0", "q1"]
+    assert interrupted == [f"interrupted: 2 rows written this run are kept in {out}; rerun the same command to resume"]
     # simulate a kill in the middle of writing the third row
     partial = json.dumps(write_scaf_record({"id": "q2", "question": "Q", "answer": "4"}, {}))[:40]
     with out.open("a", encoding="utf-8") as f:
@@ -380,7 +383,7 @@ def test_resume_after_interrupt_and_truncated_line(tmp_path):
     messages: list[str] = []
     teacher = ScriptedTeacher()
     summary = generate_hints(problems, out, mode="teacher", teacher=teacher, progress=False, log=messages.append)
-    assert (summary["written"], summary["resumed"], summary["skipped"]) == (3, 2, 0)
+    assert (summary["written"], summary["resumed"], summary["failed"]) == (3, 2, 0)
     assert len(teacher.prompts) == 3 and "What is 2+2?" in teacher.prompts[0]
     assert any("truncated last line" in m for m in messages)
     ids = [r["id"] for r in _read_jsonl(out)]  # every line parses: the partial one is gone
@@ -397,7 +400,7 @@ def test_split_mode_via_cli_writes_solution_tier_and_resumes(tmp_path, capsys):
     out = tmp_path / "split.jsonl"
     hints_main(["generate", "math500", str(out), "--limit", "4", "--quiet"])
     summary = json.loads(capsys.readouterr().out)
-    assert (summary["written"], summary["skipped"]) == (4, 0)
+    assert (summary["written"], summary["failed"]) == (4, 0)
     rows = _read_jsonl(out)
     assert all(r["knowledge_components_parts"] == [] == r["planning_skeleton_parts"] for r in rows)
     problems = load_scaf_dataset(out)
@@ -406,105 +409,17 @@ def test_split_mode_via_cli_writes_solution_tier_and_resumes(tmp_path, capsys):
     hints_main(["hints", "generate", "math500", str(out), "--limit", "6", "--quiet"])
     summary = json.loads(capsys.readouterr().out)
     assert (summary["written"], summary["resumed"]) == (2, 4) and len(_read_jsonl(out)) == 6
-    # GSM8K: annotations removed; AIME25 has no solutions, so every problem is skipped with a reason
+    # GSM8K: annotations removed; AIME25 has no solutions, so every problem fails with a reason
     gsm = generate_hints("gsm8k", tmp_path / "g.jsonl", limit=3, progress=False, log=lambda m: None)
     assert gsm["written"] == 3
     gsm_rows = _read_jsonl(tmp_path / "g.jsonl")
     assert not any("<<" in part for r in gsm_rows for part in r["solution_breakdown_parts"])
     assert "<<" in gsm_rows[0]["solution"]  # the reference itself is kept as given
     aime = generate_hints("aime25", tmp_path / "a.jsonl", limit=2, progress=False, log=lambda m: None)
-    assert (aime["written"], aime["skipped"]) == (0, 2)
+    assert (aime["written"], aime["failed"]) == (0, 2)
     assert _read_jsonl(rejects_path(tmp_path / "a.jsonl"))[0]["reason"] == "no reference solution to split"
     with pytest.raises(SystemExit):
         hints_main(["generate", "math500", str(out), "--mode", "teacher"])  # no teacher given
-
-
-# ---------------------------------------------------------------- OpenAI-compatible backend (local server)
-
-
-class _FakeServer:
-    """An OpenAI-style endpoint on 127.0.0.1: replies from `replies` (status, body), records requests."""
-
-    def __init__(self):
-        self.replies: list[tuple[int, dict]] = []
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server naming)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-                status, payload = server.replies.pop(0) if server.replies else (200, _completion(_tagged(4)))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _completion(content: str) -> dict:
-    return {"id": "c1", "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
-
-
-@pytest.fixture
-def fake_server():
-    server = _FakeServer()
-    yield server
-    server.close()
-
-
-def test_openai_teacher_against_local_server(fake_server):
-    fake_server.replies = [(200, _completion("hello from the teacher"))]
-    teacher = OpenAITeacher(fake_server.url, "teacher-1", api_key="k-test", timeout_s=5, max_tokens=64)
-    assert teacher.complete("Say hello.") == "hello from the teacher"
-    [request] = fake_server.requests
-    assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer k-test"
-    assert request["body"]["model"] == "teacher-1" and request["body"]["max_tokens"] == 64
-    assert request["body"]["messages"] == [{"role": "user", "content": "Say hello."}]
-    assert OpenAITeacher(fake_server.url + "/v1/", "m").url == fake_server.url + "/v1/chat/completions"
-
-
-def test_openai_teacher_retries_transient_errors_only(fake_server):
-    waits: list[float] = []
-    fake_server.replies = [(503, {"error": "busy"}), (200, {"no": "choices"}), (200, _completion("ok"))]
-    teacher = OpenAITeacher(fake_server.url, "m", api_key="", timeout_s=5, backoff_s=0.5, sleep=waits.append)
-    assert teacher.complete("x") == "ok"
-    assert waits == [0.5, 1.0] and len(fake_server.requests) == 3 and fake_server.requests[0]["auth"] is None
-    fake_server.replies = [(401, {"error": "bad key"})]
-    with pytest.raises(TeacherError, match="HTTP 401"):
-        teacher.complete("x")
-    assert len(fake_server.requests) == 4  # no retry for a client error
-    fake_server.replies = [(500, {})] * 3
-    with pytest.raises(TeacherError, match="gave up after 3 attempts"):
-        OpenAITeacher(fake_server.url, "m", api_key="", timeout_s=5, retries=2, sleep=waits.append).complete("x")
-    closed = OpenAITeacher("http://127.0.0.1:9", "m", api_key="", timeout_s=2, retries=1, sleep=waits.append)
-    with pytest.raises(TeacherError, match="URLError"):
-        closed.complete("x")  # nothing listens on the discard port
-
-
-def test_cli_teacher_mode_with_server(fake_server, tmp_path, capsys):
-    out = tmp_path / "t.jsonl"
-    fake_server.replies = [(200, _completion("not tagged"))]
-    hints_main(["generate", str(_problems_file(tmp_path, 2)), str(out), "--mode", "teacher",
-                "--teacher-url", fake_server.url, "--teacher-name", "teacher-1", "--quiet", "--max-retries", "1"])
-    summary = json.loads(capsys.readouterr().out)
-    assert (summary["written"], summary["rejected"], summary["skipped"]) == (2, 1, 0)
-    assert "What is 0+0?" in fake_server.requests[0]["body"]["messages"][0]["content"]
-    assert [p.id for p in load_scaf_dataset(out)] == ["q0", "q1"]
 
 
 # ---------------------------------------------------------------- local Hugging Face teacher
@@ -523,7 +438,7 @@ def test_local_hf_teacher_smoke_and_rejection(tmp_path):
     out = tmp_path / "local.jsonl"
     summary = generate_hints(_problems_file(tmp_path, 1), out, mode="teacher", teacher=teacher, max_retries=0,
                              progress=False, log=lambda m: None)
-    assert (summary["written"], summary["skipped"], summary["rejected"]) == (0, 1, 1)
+    assert (summary["written"], summary["failed"], summary["rejected"]) == (0, 1, 1)
     assert out.read_text() == ""
     [reject] = _read_jsonl(rejects_path(out))
     assert reject["id"] == "q0" and "is missing" in reject["reason"]

@@ -4,27 +4,26 @@ The paper had DeepSeek-R1 write, from problem + reference solution, three tagged
 least 4 numbered items each, and stored 4 parts per tier (longer lists merged). The tags here are the
 ones in the official data's raw teacher answers, so `parse_teacher_output` also reads those.
 A backend is anything with `complete(prompt) -> str`; a local HF model and any OpenAI-compatible
-server (vLLM, SGLang, llama.cpp, hosted APIs) are provided.
+server (vLLM, SGLang, llama.cpp, hosted APIs) are provided. `complete` may be called from several
+threads at once when `generate_hints(concurrency=N > 1)`; `LocalHFTeacher` is meant for N = 1.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from scaffold_rl.data.scaf_schema import PARTS_PER_TIER, merge_parts
+from scaffold_rl.extras import require_extra
 
 __all__ = [
     "TIER_TAGS",
     "Teacher",
     "TeacherError",
+    "TeacherFatalError",
     "TeacherOutputError",
     "build_teacher_prompt",
     "parse_teacher_output",
@@ -72,6 +71,10 @@ Problem:
 
 class TeacherError(RuntimeError):
     """The teacher backend failed to answer (network, server or model error), retries exhausted."""
+
+
+class TeacherFatalError(TeacherError):
+    """A failure no retry or other problem can get past (bad key, unknown model, server gone): the run stops."""
 
 
 class TeacherOutputError(ValueError):
@@ -142,14 +145,21 @@ def _numbered_items(body: str) -> list[str]:
 
 
 class OpenAITeacher:
-    """A model behind an OpenAI-compatible `/v1/chat/completions` endpoint, called with urllib.
+    """A model behind an OpenAI-compatible chat endpoint, called with the official `openai` client.
 
-    Network errors, timeouts, 408/409/429 and 5xx answers are retried with exponential backoff
-    (honouring `Retry-After`); other 4xx answers (bad key, unknown model) fail at once, since
-    retrying cannot fix them. `api_key` defaults to $OPENAI_API_KEY and may be absent for local servers.
+    The client is the `teacher` extra (`pip install 'scaffold-rl[teacher]'`). It is thread-safe and
+    keeps one connection pool, so `generate_hints(concurrency=N)` shares one teacher across N threads.
+    Transient failures (connection errors, timeouts, 408/409/429, 5xx) are retried `retries` times
+    by the client itself: exponential backoff from 0.5 s to 8 s with jitter, honouring `Retry-After`.
+    What retrying cannot fix fails at once with `TeacherFatalError`, which stops a generation run:
+    a rejected key or permission (401/403), an unknown model or route (404), and a server still
+    unreachable after the retries (every later request would fail the same way). Other errors
+    (a 400 for one over-long prompt, a timeout, 5xx after the retries) are `TeacherError`: that
+    problem's attempt is rejected and the run goes on. An answer without text is `TeacherOutputError`.
+    `api_key` defaults to $OPENAI_API_KEY, else "EMPTY" (local servers such as vLLM ignore it).
     """
 
-    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+    FATAL_STATUS = frozenset({401, 403, 404})
 
     def __init__(
         self,
@@ -160,90 +170,88 @@ class OpenAITeacher:
         temperature: float = 0.6,
         max_tokens: int | None = None,
         retries: int = 4,
-        backoff_s: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.url = _chat_url(base_url)
+        openai = require_extra("openai", "teacher", "the OpenAI-compatible teacher (--teacher-url)")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        self.base_url = _api_base(base_url)
         self.model = model
-        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.timeout_s = timeout_s
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.retries = retries
-        self.backoff_s = backoff_s
-        self._sleep = sleep
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        # A proxy from the environment is meant for the internet; it would break a loopback server.
+        http_client = openai.DefaultHttpxClient(trust_env=False) if _is_loopback(self.base_url) else None
+        self._openai = openai
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout_s,
+                                    max_retries=retries, http_client=http_client)
 
     def complete(self, prompt: str) -> str:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "temperature": self.temperature,
-        }
+        openai = self._openai
+        options: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
-        last_error = ""
-        for attempt in range(self.retries + 1):
-            try:
-                return _message_content(self._post(body))
-            except urllib.error.HTTPError as err:
-                detail = err.read()[:300].decode("utf-8", "replace")
-                last_error = f"HTTP {err.code} from {self.url}: {detail}"
-                if err.code not in self.RETRY_STATUS:
-                    raise TeacherError(last_error) from None
-                wait = _retry_after(err.headers.get("Retry-After"))
-            except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as err:
-                last_error = f"{type(err).__name__} calling {self.url}: {err}"
-                wait = None
-            if attempt < self.retries:
-                self._sleep(min(60.0, wait if wait is not None else self.backoff_s * 2**attempt))
-        raise TeacherError(f"{last_error} (gave up after {self.retries + 1} attempts)")
+            options["max_tokens"] = self.max_tokens
+        where = f"{self.base_url} (model {self.model!r})"
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model, messages=[{"role": "user", "content": prompt}], **options
+            )
+        except openai.APIStatusError as err:
+            message = f"HTTP {err.status_code} from {where}: {_error_detail(err)}"
+            if err.status_code in self.FATAL_STATUS:
+                raise TeacherFatalError(message) from None
+            raise TeacherError(f"{message}{self._gave_up(err.status_code)}") from None
+        except openai.APITimeoutError:
+            raise TeacherError(f"timeout calling {where}{self._gave_up()}") from None
+        except openai.APIConnectionError as err:
+            cause = err.__cause__ or err
+            raise TeacherFatalError(f"cannot reach {where}: {type(cause).__name__}: {cause}"
+                                    f"{self._gave_up()}") from None
+        return _message_content(response)
 
-    def _post(self, body: dict[str, Any]) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers, method="POST")
-        with _opener(self.url).open(request, timeout=self.timeout_s) as response:
-            return json.loads(response.read().decode("utf-8"))
+    def _gave_up(self, status: int | None = None) -> str:
+        transient = status is None or status in (408, 409, 429) or status >= 500
+        return f" (gave up after {self.retries + 1} attempts)" if transient else ""
 
 
-def _opener(url: str) -> urllib.request.OpenerDirector:
-    """Loopback servers are reached directly: an `http_proxy` meant for the internet would break them."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
-
-
-def _chat_url(base_url: str) -> str:
-    """Accept `http://host:port`, `.../v1` or the full `.../v1/chat/completions`."""
+def _api_base(base_url: str) -> str:
+    """Accept `http://host:port`, `.../v1` or the full `.../v1/chat/completions`; the client wants `.../v1`."""
     url = base_url.rstrip("/")
-    if url.endswith("/chat/completions"):
-        return url
-    return f"{url}/chat/completions" if url.endswith("/v1") else f"{url}/v1/chat/completions"
+    url = url.removesuffix("/chat/completions")
+    return url if url.endswith("/v1") else f"{url}/v1"
 
 
-def _message_content(payload: Any) -> str:
-    """`choices[0].message.content`; a malformed body raises ValueError, which is retried."""
+def _is_loopback(url: str) -> bool:
+    return (urllib.parse.urlsplit(url).hostname or "") in ("localhost", "127.0.0.1", "::1")
+
+
+def _error_detail(err: Any) -> str:
+    """The server's own error message, short: `{"error": {"message": ...}}` or the raw body."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        body = inner.get("message", inner) if isinstance(inner, dict) else inner
+    text = str(body if body is not None else err)
+    return text[:300]
+
+
+def _message_content(response: Any) -> str:
+    """`choices[0].message.content`; a reply without text is a rejected output (the run retries it)."""
     try:
-        content = payload["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        raise ValueError(f"unexpected response shape: {str(payload)[:200]}") from None
-    if not isinstance(content, str):
-        raise ValueError(f"message content is {type(content).__name__}, not text")
+        choice = response.choices[0]
+        content = choice.message.content
+    except (AttributeError, IndexError, TypeError):
+        raise TeacherOutputError(f"unexpected response shape: {str(response)[:200]}") from None
+    if not isinstance(content, str) or not content.strip():
+        raise TeacherOutputError(f"the reply has no text (finish_reason {getattr(choice, 'finish_reason', None)!r})")
     return content
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None  # an HTTP date; plain backoff is good enough
 
 
 class LocalHFTeacher:
     """A local Hugging Face chat model as teacher, generating with the library's own generator.
 
+    Sequential: one prompt at a time, one model on one device; run it with `concurrency=1` (the CLI
+    does), since threads sharing a model would not batch and would contend for the device.
     `temperature=0` decodes greedily. The model goes to `device` (default: CUDA when available).
     """
 
