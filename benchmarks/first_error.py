@@ -64,7 +64,7 @@ def main():
         for depth in [int(x) for x in a.depths.split(",")]:
             if depth >= level:
                 continue
-            items = [(p, Hint("".join(p.solution_steps[:depth]), "solution", depth, in_response=True)
+            items = [(p, Hint("".join(p.solution_steps[:depth]), "solution", depth, placement="response", scored=True)
                       if depth else None) for p in problems]
             groups = sampler.sample(items, a.samples, seed=level * 100 + depth, params=params)
             counts = Counter(first_wrong_step(r.problem, r.text) for g in groups for r in g)

@@ -29,8 +29,9 @@ PRESETS: dict[str, list[str]] = {
     "scaf_whole_tier": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]", "strategy.incremental=false"],
     "scaf_offpolicy": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
                        "strategy.hint_placement=dropped"],
-    # the same ablations of the variant that crosses on the embedded task (hint tokens trained)
-    "scaf_hint_tokens_full_ladder": ["strategy.name=scaf_grpo", "strategy.hint_placement=response"],
+    # the same ablations of the variant that crosses on the embedded task (hint tokens trained). On the embedded
+    # task K/P hints are prompt lines in every placement, so the full ladder trains only S hints' tokens
+    "scaf_kp_prompt_s_tokens": ["strategy.name=scaf_grpo", "strategy.hint_placement=response"],
     "scaf_hint_tokens_whole_tier": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
                                     "strategy.hint_placement=response", "strategy.incremental=false"],
     # SEELE with the paper's Dr.GRPO advantage; characters, because a 3-step chain offers too few prefix

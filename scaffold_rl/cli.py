@@ -58,7 +58,16 @@ def cmd_pretrain(args) -> None:
     set_threads(cfg.train.threads)
     if cfg.model.path:
         raise ConfigError("pretrain builds the embedded model; model.path must be unset")
-    load_policy(cfg)
+    if args.ship:
+        from scaffold_rl.models.ship import ship
+
+        ship(cfg, rebuild=args.rebuild)
+    elif args.rebuild:
+        from scaffold_rl.models.pretrain import load_or_pretrain
+
+        load_or_pretrain(cfg.model, cfg.task, rebuild=True)
+    else:
+        load_policy(cfg)
 
 
 def cmd_eval(args) -> None:
@@ -91,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   "override (preset:key=value; see scaffold_rl/arms.py); default: plain GRPO and "
                                   "Scaf-GRPO with hint tokens trained from step 1")
     p.set_defaults(func=cmd_demo)
-    p = common(sub.add_parser("pretrain", help="pretrain (or fetch from cache) the embedded base model"))
+    p = common(sub.add_parser("pretrain", help="the embedded base model: the shipped copy, the cache, or pretrained"))
+    p.add_argument("--rebuild", action="store_true", help="pretrain into the local cache even if a copy exists "
+                   "(used instead of the shipped model only with model.use_shipped=false)")
+    p.add_argument("--ship", action="store_true", help="store the (cached or, with --rebuild, new) model in bf16 as "
+                   "the package's shipped base model for this config, with its evaluation table")
     p.set_defaults(func=cmd_pretrain)
     p = common(sub.add_parser("eval", help="evaluate a model: per-level greedy/sampled accuracy, pass@k, maj@k"))
     p.add_argument("--run", type=Path, help="evaluate the final model of this run folder")

@@ -19,8 +19,19 @@ def knob(default, help: str, **kw):
 
 @dataclass
 class TaskConfig:
-    name: str = knob("arithmetic", "Task: 'arithmetic' (embedded procedural task) or a benchmark name / JSONL path "
-                     "(math500, gsm8k_train, math_train, path/to/file.jsonl).")
+    name: str = knob("arithmetic", "Task: 'arithmetic' (the embedded procedural task), a registered task name "
+                     "(@scaffold_rl.register_task, e.g. from a module in `plugins`), 'rg:<dataset>' (reasoning-gym), "
+                     "a shipped benchmark (math500, aime24, aime25, amc23, gsm8k, gsm8k_train, math_train) or a "
+                     "JSONL/parquet path.")
+    eval_name: str | None = knob(None, "Held-out set for evaluation: a benchmark name or file (its rows; training "
+                                 "problems with the same text are removed from training). None = taken from the "
+                                 "training data (task.eval_fraction, else its first eval.n_per_level rows).")
+    eval_fraction: float | None = knob(None, "Share of the training file held out for evaluation, drawn with "
+                                       "task.seed (e.g. 0.1). None = the first eval.n_per_level rows (files), or the "
+                                       "task's own test split (arithmetic, reasoning-gym).")
+    system_prompt: str | None = knob(None, "System message of chat prompts (datasets answered by a chat model). "
+                                     "None = 'Please reason step by step, and put your final answer within "
+                                     "\\boxed{}.'; '' = no system message.")
     train_levels: list[int] = knob([2, 3, 3], "Arithmetic levels sampled for RL training; repeat a level to weight it.")
     eval_levels: list[int] = knob([1, 2, 3, 4], "Arithmetic levels evaluated per run (held-out test split).")
     value_min: int = knob(100, "Smallest value any intermediate result may take (arithmetic).")
@@ -34,13 +45,18 @@ class TaskConfig:
     wide_operand_max: int = knob(99, "Largest wide operand (arithmetic).")
     seed: int = knob(0, "Task seed: fixes the problem space and the train/test split.")
     num_train_problems: int = knob(20000, "Training problems drawn for RL (the trainer samples from them).")
-    hide_train_answers: bool = knob(False, "Remove gold answers, reference chains, solution steps and hints from the "
-                                    "training problems (label-free experiments; evaluation keeps them). A reward "
-                                    "with a correctness term then fails at startup.")
+    hide_train_answers: bool = knob(False, "Remove gold answers, reference chains, solution steps, hints and worked "
+                                    "solutions (meta['solution']) from the training problems (label-free "
+                                    "experiments; evaluation keeps them). A reward with a correctness term, or a "
+                                    "strategy that needs solutions, then has nothing to read.")
 
     def __post_init__(self):
         if not self.train_levels or min(self.train_levels) < 1:
             raise ValueError("train_levels must be a non-empty list of levels >= 1")
+        if self.eval_fraction is not None and not 0.0 < self.eval_fraction < 1.0:
+            raise ValueError("eval_fraction must be in (0, 1)")
+        if self.eval_fraction is not None and self.eval_name:
+            raise ValueError("set task.eval_name or task.eval_fraction, not both")
 
 
 @dataclass
@@ -100,8 +116,14 @@ class LoraSettings:
 
 @dataclass
 class ModelConfig:
-    path: str | None = knob(None, "Local Hugging Face causal LM directory. None = the embedded tiny model, pretrained "
-                            "in-process and cached (see `pretrain`).")
+    path: str | None = knob(None, "Local Hugging Face causal LM directory. None = the embedded tiny model: the copy "
+                            "shipped with the package when one exists for this config, else pretrained in-process "
+                            "and cached (see `pretrain`).")
+    use_shipped: bool = knob(True, "Embedded model: use the base model shipped with the package for this config "
+                             "(scaffold_rl/assets/embedded/<config hash>: the same weights on every machine, so "
+                             "every figure starts from them). False = the local cache, pretraining when missing; "
+                             "`scaffold-rl pretrain --rebuild` rebuilds it (bf16 autocast makes the bits depend "
+                             "on the CPU).")
     embedded: EmbeddedModelConfig = field(default_factory=EmbeddedModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     cache_dir: str | None = knob(None, "Where pretrained embedded models are cached. Default: $SCAFFOLD_RL_CACHE or "
@@ -172,17 +194,20 @@ class StrategyConfig:
         "length a per-problem item-response curve picks to hit seele_target accuracy (SEELE). "
         "'dynamic_sampling': groups whose rewards are all equal are dropped and replaced by groups of freshly "
         "drawn problems, up to dapo_max_extra_batches extra generation batches (DAPO).")
-    exemption_fraction: float = knob(0.15, "Guidance-free warm-up as a share of train.steps (paper: 0.15): no "
-                                     "hints while step <= fraction x steps (steps counted from 1).")
-    exemption_steps: int | None = knob(None, "Guidance-free warm-up as a step count (official code's warmup_steps); "
-                                       "takes precedence over exemption_fraction when set. Hints from step "
-                                       "exemption_steps + 1 on (strict >).")
+    exemption_fraction: float = knob(0.15, "Guidance-free warm-up as a share of the run's rollout batches "
+                                     "(train.steps / train.mini_batches; paper: 0.15): no hints while batch t <= "
+                                     "fraction x batches (t counted from 1).")
+    exemption_steps: int | None = knob(None, "Guidance-free warm-up in rollout batches (the official code's "
+                                       "warmup_steps, which counts generation batches, not optimizer updates: with "
+                                       "train.mini_batches=4, 50 means 200 updates); takes precedence over "
+                                       "exemption_fraction when set. Hints from batch exemption_steps + 1 on.")
     trigger: Literal["all_wrong", "plateau"] = knob(
         "all_wrong", "When hinting starts after the exemption. 'all_wrong': right away, for every all-wrong group "
         "(paper Alg. 1). 'plateau' (our extension; the paper gives no formula): once the moving average of the "
-        "per-step all-wrong group fraction over plateau_window steps has not fallen by more than "
+        "all-wrong group fraction over plateau_window rollout batches has not fallen by more than "
         "plateau_tolerance vs the window before it; then it stays on.")
-    plateau_window: int = knob(10, "Steps per moving-average window of the plateau trigger (needs 2 windows).")
+    plateau_window: int = knob(10, "Rollout batches per moving-average window of the plateau trigger (one "
+                               "observation per batch; needs 2 windows).")
     plateau_tolerance: float = knob(0.01, "Plateau trigger: the all-wrong fraction must fall by more than this "
                                     "between consecutive windows to count as still improving.")
     hint_tiers: list[Literal["knowledge", "planning", "solution"]] = knob(
@@ -212,7 +237,8 @@ class StrategyConfig:
                                "step learns most).")
     seele_fit_memory: bool = knob(
         True, "SEELE: refit rounds 2..m on this step's (rate, accuracy) points plus those of the problem's previous "
-        "visit (the pairs 'seen so far'), not on this step's alone (False). With this step's points alone the fits "
+        "visit (ours), not on this step's alone (False: the paper, which resets every step). With this step's "
+        "points alone the fits "
         "rest on one or two points plus the anchors and pull the achieved accuracy toward 0.5: at targets 0.25 / "
         "0.75 it lands at +0.19 / -0.16 of the target, with memory at +0.05 / -0.03 (3 seeds, docs/benchmarks.md).")
     seele_granularity: Literal["step", "token", "char"] = knob(
@@ -221,8 +247,9 @@ class StrategyConfig:
         "tokens of the solution text; 'char': characters.")
     seele_hint_loss: Literal["nll", "rl"] = knob(
         "nll", "SEELE: how the hint tokens (which open the response) are trained. 'nll' (paper): no policy loss, "
-        "a supervised term of weight train.hint_nll_weight. 'rl': the policy loss, like generated tokens "
-        "(Scaf-GRPO's hint_placement=response). The paper also uses train.scale_rewards=none (Dr.GRPO).")
+        "a supervised term of weight train.hint_nll_weight. 'rl' (ablation, warns): the policy loss, like "
+        "generated tokens — a failed hinted rollout's negative advantage then pushes the reference prefix down, "
+        "which is why the paper masks it. The paper also uses train.scale_rewards=none (Dr.GRPO).")
     dapo_max_extra_batches: int = knob(
         3, "dynamic_sampling: most extra generation batches per step (each: prompts_per_step freshly drawn "
         "problems). When still short of informative groups, the remaining slots keep all-equal groups of the "
@@ -251,7 +278,15 @@ class StrategyConfig:
 class TrainConfig:
     steps: int = knob(200, "Optimizer steps (updates): one generation batch each, or one per train.mini_batches "
                       "updates when that is > 1.")
-    max_minutes: float | None = knob(None, "Stop after this much training time (equal wall-clock comparisons).")
+    max_tokens: int | None = knob(None, "Stop once the run has done this many tokens of work: tokens generated "
+                                  "by the rollout stage (rollouts, hint search, SEELE rounds, DAPO refills) plus "
+                                  "tokens trained (prompt + completion of every row in the loss's forward and "
+                                  "backward passes). Counted exactly, so arms at equal max_tokens see equal compute "
+                                  "on any machine, busy or idle; the step that crosses the budget is the last. "
+                                  "train.steps stays an upper bound.")
+    max_minutes: float | None = knob(None, "Stop after this much training time. A convenience: a time budget buys "
+                                     "fewer steps on a slower or busier machine, so results that must hold "
+                                     "elsewhere use train.steps or train.max_tokens.")
     budget_clock: Literal["wall", "cpu"] = knob(
         "wall", "Clock of max_minutes: 'wall' (elapsed seconds) or 'cpu' (CPU seconds of the training process: "
         "the same as wall on an idle machine at one thread, but unmoved by other jobs sharing the cores, so "
@@ -310,6 +345,13 @@ class EvalConfig:
     samples: int = knob(8, "Samples per problem for pass@k / maj@k (0 = greedy only).")
     sample_problems: int = knob(50, "Problems per level used for the sampled metrics.")
     every: int = knob(0, "Evaluate (greedy, unhinted) every this many training steps; 0 = only before and after.")
+    every_levels: list[int] | None = knob(None, "Levels the periodic evaluation (eval.every) covers; None = every "
+                                          "evaluated level. E.g. [3] for a cheap learning curve of the hard level.")
+    hard_samples: int = knob(0, "Samples per problem for pass@k on held-out problems of the hard level (the task's "
+                             "first hard level, else the highest training level), before and after training. "
+                             "pass@k at large k separates problems newly solved from sharper sampling of ones "
+                             "already in reach (0 = off; the cliff benchmark uses 64).")
+    hard_problems: int = knob(50, "Held-out problems of the hard level that get eval.hard_samples samples each.")
     max_new_tokens: int = knob(64, "Completion length limit in evaluation.")
     batch_size: int = knob(512, "Most sequences generated at once in evaluation.")
 
@@ -318,6 +360,8 @@ class EvalConfig:
 class RunConfig:
     name: str = knob("run", "Run name; the run folder is <output_dir>/<name>-<timestamp>.")
     output_dir: str = knob("runs", "Parent folder of run folders.")
+    plugins: list[str] = knob([], "Python modules imported before anything is built (dotted names or .py paths), so "
+                              "the tasks, strategies and reward terms they register can be named in this config.")
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)

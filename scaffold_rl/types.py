@@ -9,6 +9,7 @@ from typing import Any
 
 HINT_TIERS = ("knowledge", "planning", "solution")
 HINT_LOSSES = ("rl", "nll")
+HINT_PLACEMENTS = ("prompt", "response", "dropped")
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,36 @@ class Problem:
 
 @dataclass(frozen=True)
 class Hint:
-    """A hint shown with a problem: `text` is inserted where the task's prompt template says.
+    """A hint shown with a problem. Where it goes is `placement`, decided here and nowhere else:
 
-    `in_response` decides what carries loss: False keeps the hint in the prompt (paper-faithful Scaf-GRPO,
-    loss on generated tokens only); True moves the hint tokens into the trained response.
+    * "prompt": the hint is context of the prompt; the model is sampled and trained under prompt + hint, and only
+      its generated tokens carry loss (paper-faithful Scaf-GRPO, POPE).
+    * "response": the hint tokens open the response: sampled as a forced prefix under the plain prompt and
+      trained as part of the completion (how, the rollout's `hint_loss` says: "rl" or "nll").
+    * "dropped": sampled under prompt + hint, trained under the plain prompt on the generated tokens alone (the
+      paper's rejected off-policy variant).
+
+    `scored` says whether the reward reads the hint text as the start of the response: True for a solution prefix
+    the answer continues (SEELE's y_{1:l} + o, the embedded task's chain, reference injection), False when only
+    what the model wrote may earn the reward (a Scaf-GRPO solution part may already hold the boxed answer).
+    The renderer applies both (rollout/prompts.py); the task's format may force scoring (the embedded strict
+    chain always includes a solution prefix, whose last step the ladder never shows).
     """
 
     text: str
     tier: str = "solution"
     level: int = 0  # number of parts (Scaf-GRPO) or steps (prefix hints); 0 = no hint
     rate: float | None = None  # SEELE hinting rate in [0, 1]
-    in_response: bool = False
+    placement: str = "prompt"
+    scored: bool = False
+
+    def __post_init__(self):
+        if self.placement not in HINT_PLACEMENTS:
+            raise ValueError(f"Hint.placement must be one of {HINT_PLACEMENTS}, got {self.placement!r}")
+
+    @property
+    def in_response(self) -> bool:
+        return self.placement == "response"
 
     @property
     def name(self) -> str:
@@ -62,9 +82,9 @@ class Rollout:
     """One sampled completion, with the exact prompt tokens it was generated from."""
 
     problem: Problem
-    prompt_ids: list[int]
-    completion_ids: list[int]
-    text: str
+    prompt_ids: list[int]  # the prompt the row is trained under (for placement "dropped", not the sampled one)
+    completion_ids: list[int]  # what is trained as the response: hint tokens opening it (if any) + generated
+    text: str  # the text of completion_ids: the response as trained (hint prefix + generated)
     reward: float = 0.0
     reward_terms: dict[str, float] = field(default_factory=dict)
     correct: bool = False

@@ -188,3 +188,21 @@ def test_steps_without_signal_move_no_weight_when_empty_updates_are_skipped(tmp_
         assert [r["update_skipped"] for r in trainer.state.log_history if "update_skipped" in r] == [0.0, 1.0, 1.0]
     else:  # momentum alone: about 0.67 and 0.52 of the first step's size (betas 0.9 / 0.99)
         assert moved(weights[1], weights[0]) > 0.3 * moved(weights[0], start)
+
+
+def test_rows_are_not_skipped_when_a_moe_aux_loss_is_on(tmp_path):
+    """A MoE router's auxiliary loss is computed over the rows in the forward pass: leaving zero-advantage rows out
+    would change it, so the skip (exact only for the policy loss) must be off."""
+    trainer, inputs = make_trainer(tmp_path, [1, 0, 0, 0], [4] * 4)
+    out = trainer._generate_and_score_completions(inputs)
+    seen = []
+    original = trainer._policy_loss
+    trainer._policy_loss = lambda model, sub, capture: (seen.append(sub["advantages"].numel()),
+                                                        original(model, sub, capture))[1]
+    trainer._compute_loss(trainer.model, dict(out, advantages=torch.tensor([1.0, 0.0, 0.0, 0.0])))
+    assert seen == [1] and trainer.row_skip_is_exact()  # dense model: only the informative row
+    trainer.aux_loss_enabled = True  # (a dense model cannot compute one: only the rows handed over are checked)
+    trainer._policy_loss = lambda model, sub, capture: (seen.append(sub["advantages"].numel()), (torch.zeros(()),
+                                                                                                None))[1]
+    trainer._compute_loss(trainer.model, dict(out, advantages=torch.tensor([1.0, 0.0, 0.0, 0.0])))
+    assert seen == [1, 4] and not trainer.row_skip_is_exact()

@@ -69,7 +69,10 @@ def test_two_processes_match_one_process_with_hints_active(tmp_path, monkeypatch
         assert all(r["hinted_sample_frac"] > 0 for r in one)
         states = [json.loads((tmp_path / d / "checkpoints" / "checkpoint-3" / "scaffold_state.json").read_text())
                   for d in ("one", "two")]
-        assert len(states[0]["strategy"]["rates"]) == 12 and states[1] == states[0]
+        # the same state, token count of sampling included; trained tokens differ by design: one process leaves
+        # zero-advantage rows out of the loss, several processes must all run every row
+        trained = [st["work"].pop("trained") for st in states]
+        assert len(states[0]["strategy"]["rates"]) == 12 and states[1] == states[0] and trained[1] >= trained[0]
     else:  # the hint search ran on all-wrong groups
         assert sum(r["scaf/triggered"] for r in one) > 0
     assert any(r["zero_adv_frac"] < 1 for r in one)

@@ -71,11 +71,15 @@ def test_labels_a_spec_needs():
     assert correctness_kind("format_length", "strict") is None
     assert correctness_kind("correctness+0.1*repetition", "answer") == "answer"
     assert correctness_kind({"correctness": {"weight": 1.0, "kind": "strict"}}, "answer") == "strict"
+    from scaffold_rl.tasks.base import TaskBase
+
+    task = TaskBase()
+    task.answer_pattern = ANSWER_PATTERN
     default = RunConfig().reward
-    assert isinstance(reward_for_run(default, ANSWER_PATTERN, TOK, 64), CorrectnessReward)
+    assert isinstance(reward_for_run(default, task, TOK, 64), CorrectnessReward)
     default.spec = "format_length"
-    assert reward_for_run(default, ANSWER_PATTERN, TOK, 64).terms.keys() == {"format_length"}
-    assert isinstance(reward_for_run(default, ANSWER_PATTERN, TOK, 64, evaluation=True), CorrectnessReward)
+    assert reward_for_run(default, task, TOK, 64).terms.keys() == {"format_length"}
+    assert isinstance(reward_for_run(default, task, TOK, 64, evaluation=True), CorrectnessReward)
 
 
 # --- what `correct` means without gold answers ----------------------------------------------------------
@@ -177,21 +181,32 @@ def test_labels_checked_at_startup_and_evaluation_skipped_without_them():
 
 
 def test_train_without_any_answer_field_end_to_end_via_cli(tmp_path, capsys):
-    """`scaffold-rl train reward=format_length` on a file without answers: trains, logs terms, skips eval."""
+    """`scaffold-rl train reward=format_length` on a file without answers: an answerless held-out set is an error
+    at startup; with a labelled one named (task.eval_name) it trains, logs the terms and evaluates on it."""
     data = _write(tmp_path / "unlabeled.jsonl", [{"problem": f"{i}+{i}?"} for i in range(8)])
+    labelled = _write(tmp_path / "labelled.jsonl", [{"problem": f"{i}+{i}?", "answer": str(2 * i)}
+                                                    for i in range(3)])
     cfg = tiny_config(tmp_path)
     cfg.task.name, cfg.eval.n_per_level, cfg.reward.kind = str(data), 2, "answer"
     save_config(cfg, tmp_path / "run.yaml")
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--config", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "no_eval"),
+                  "reward=format_length"])
+    err = capsys.readouterr().err
+    assert "held-out problems have no gold answers" in err and "first 2 rows of" in err and "task.eval_name" in err
     run_dir = tmp_path / "run"
-    cli_main(["train", "--config", str(tmp_path / "run.yaml"), "--run-dir", str(run_dir), "reward=format_length"])
+    cli_main(["train", "--config", str(tmp_path / "run.yaml"), "--run-dir", str(run_dir), "reward=format_length",
+              f"task.eval_name={labelled}"])
     steps = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in steps] == [1, 2]
     for key in ("reward/format_length", "reward/format_length/format", "reward/format_length/length",
                 "guard/multiple_boxed", "guard/empty_box", "guard/repetition", "guard/copy_problem"):
         assert key in steps[0], key
     final = json.loads((run_dir / "eval_final.json").read_text())
-    assert final["levels"] == {} and "no gold answers" in final["skipped"]
-    assert "Evaluation skipped" in (run_dir / "report.md").read_text()
+    assert final["levels"]["L0"]["n"] == 2 and "labelled.jsonl (3 problems)" in final["held_out"]["held_out"]
+    # the held-out rows were in the training file too: they were removed from training, and the report says so
+    assert final["held_out"]["overlap_removed_from_train"] == 3
+    assert "were removed from training" in (run_dir / "report.md").read_text()
 
     # the same file with a correctness reward: a clear error at startup, naming the file and first row
     with pytest.raises(SystemExit):
@@ -199,6 +214,27 @@ def test_train_without_any_answer_field_end_to_end_via_cli(tmp_path, capsys):
                   "reward=correctness"])
     err = capsys.readouterr().err
     assert "unlabeled.jsonl:1: field 'answer': missing" in err and "reward=format_length" in err
+
+
+def test_small_files_never_train_on_their_own_evaluation_set(tmp_path):
+    """aime24 has 30 rows and the default eval.n_per_level is 200: holding out 'the first 200' left nothing and
+    training fell back to the whole file, i.e. the 30 evaluation problems. Now an error, or an explicit split."""
+    from scaffold_rl.tasks import build_task
+
+    cfg = RunConfig()
+    cfg.task.name, cfg.reward.kind = "aime24", "answer"
+    with pytest.raises(ConfigError, match=r"aime24 has 30 rows and eval.n_per_level=200 holds out all of them"):
+        build_task(cfg)
+    cfg.task.eval_fraction = 0.2
+    task = build_task(cfg)
+    train = {p.id for p in task.train_problems(1000)}
+    held = {p.id for ps in task.eval_problems(200).values() for p in ps}
+    assert len(held) == 6 and len(train) == 24 and not train & held
+    again = build_task(cfg)  # the same draw every time (task.seed)
+    assert {p.id for ps in again.eval_problems(200).values() for p in ps} == held
+    cfg.task.eval_fraction, cfg.task.eval_name = None, "aime24"
+    with pytest.raises(ConfigError, match="no training problems left"):
+        build_task(cfg)  # every training row is also held out
 
 
 @pytest.mark.slow  # two runs of the learner model: ~25 s of CPU
@@ -281,3 +317,19 @@ def test_answer_habit_is_in_the_cache_key_only_when_on():
     assert by_answer != before
     cfg.model.pretrain.bad_answer_key = "question"
     assert cache_key(cfg.model, task) not in (before, by_answer)
+
+
+def test_no_label_reaches_a_label_free_run():
+    """hide_train_answers strips the worked solution from meta too: SEELE read meta['solution'] (boxed answer
+    included) and showed it in 'label-free' runs."""
+    from scaffold_rl.data.benchmarks import load_benchmark
+    from scaffold_rl.strategies.seele import SolutionPrefix, solution_text
+    from scaffold_rl.tasks.labels import LABEL_META_KEYS
+
+    problems = load_benchmark("math_train", limit=5)
+    assert all(p.meta.get("solution") and "\\boxed" in p.meta["solution"] for p in problems)
+    bare = [without_labels(p) for p in problems]
+    for p in bare:
+        assert p.answer is None and p.reference is None and not p.solution_steps and not p.hints
+        assert not set(p.meta) & set(LABEL_META_KEYS) and solution_text(p) == ""
+        assert SolutionPrefix("char").units(p) == ()

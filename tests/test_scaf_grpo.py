@@ -111,6 +111,24 @@ def test_trigger_fires_only_after_the_exemption(schedule, first_active):
     assert len(keys) == 1 and "scaf/level/K1" in keys.pop()  # the same metric keys on exempt and active steps
 
 
+def test_exemption_counts_rollout_batches_not_optimizer_updates(tmp_path):
+    """The official warmup_steps counts generation batches: with 4 updates per batch an exemption of 2 is the first
+    8 of TRL's steps; the fraction form takes 15 % of the planned batches (40 updates / 4 = 10 -> 1)."""
+    cfg = tiny_config(tmp_path)
+    cfg.strategy.name, cfg.train.steps, cfg.train.mini_batches = "scaf_grpo", 40, 4
+    assert build_strategy(cfg).schedule.exemption == 1
+    cfg.strategy.exemption_steps = 2
+    strategy = build_strategy(cfg)
+    problems = TASK.problems("train", 3, 1)
+    sampler = make_sampler(problems, lambda p, h: h != "none")
+    phases = []
+    for step in range(0, 16, 4):  # TRL calls the rollout at global_step 0, 4, 8, 12
+        ctx = RolloutContext(sampler, step, 40, 8, seed=0, stats={}, updates_per_batch=4)
+        strategy.rescue(Batch([fake_group(problems[0], 0)], step), ctx)
+        phases.append(ctx.stats["scaf/exempt"])
+    assert phases == [1.0, 1.0, 0.0, 0.0]
+
+
 def test_only_all_wrong_groups_are_touched():
     problems = TASK.problems("train", 3, 3)
     sampler = make_sampler(problems, lambda p, h: h != "none")
@@ -200,11 +218,49 @@ def test_response_placement_trains_the_hint_tokens_under_the_plain_prompt():
     assert r.hint.in_response and r.reward == 1.0
 
 
-def test_dropped_placement_trains_generated_tokens_under_the_plain_prompt():
-    problem, r, _ = rescue_one_with("dropped")
+def test_dropped_placement_is_scored_on_what_it_trains_on():
+    """The continuation alone, under the plain prompt, is what a dropped-hint row trains on, so it is what the
+    reward must judge (the official code recomputes rewards after the replacement). Under the strict chain reward
+    the continuation skips the first step: no success, no rescue. Under an answer reward it is a success."""
+    problem, r, ctx = rescue_one_with("dropped")
+    assert r.hint is None and ctx.stats["scaf/rescued"] == 0  # used to be a rescue trained with reward 1
+    problem = TASK.problem("train", 3, 0)
+    ladder = HintLadder(("solution",))
+    sampler = make_sampler([problem], lambda p, h: h != "none", reward=answer_reward, ladder=ladder)
+    ctx = ctx_for(sampler)
+    out = scaf(ladder=ladder, placement="dropped").rescue(Batch([fake_group(problem, 0)], 10), ctx)
+    r = out.groups[0].rollouts[0]
     assert r.prompt_ids == TOK(problem.prompt)["input_ids"]
     assert TOK.decode(r.completion_ids, skip_special_tokens=True) == problem.reference[len(problem.solution_steps[0]):]
+    assert r.text == problem.reference[len(problem.solution_steps[0]):]
     assert r.hint_token_count == 0 and r.hint is not None and r.reward == 1.0
+
+
+def test_response_placement_on_scaf_data_scores_only_what_the_model_wrote():
+    """On the shipped Scaf-GRPO file a solution part may already hold \\boxed{gold}: an empty continuation after
+    it must not count as a rescue (it did in 70 of 179 rows)."""
+    from scaffold_rl.data.scaf_schema import load_scaf_dataset
+    from scaffold_rl.rewards.correctness import CorrectnessReward as Correctness
+    from scaffold_rl.rollout.prompts import ChatRenderer
+
+    from scaffold_rl.data.benchmarks import find_data_dir
+
+    problems = load_scaf_dataset(find_data_dir() / "scaf_grpo_hints_deepscaler_val179.jsonl")
+    ladder = HintLadder(("solution",))
+    reward = Correctness("answer", timeout_s=5.0)
+    leaky = [p for p in problems if any(reward(p, h.text).correct for h in ladder.rungs(p))]
+    assert len(leaky) >= 60  # the leak exists in the data: some solution part holds the boxed answer
+
+    class EmptyAnswers:  # the model stops at once after whatever it is given
+        tokens_generated = 0
+
+        def generate(self, prompts, params, seed=None):
+            return [Completion([TOK.eos_token_id], truncated=False) for _ in prompts]
+
+    sampler = Sampler(EmptyAnswers(), ChatRenderer(TOK), reward, TOK, SamplingParams(max_new_tokens=8))
+    out = scaf(ladder=ladder, placement="response").rescue(Batch([fake_group(p, 0) for p in leaky[:10]], 10),
+                                                            ctx_for(sampler))
+    assert all(r.hint is None for g in out.groups for r in g.rollouts)
 
 
 def test_rescued_group_gets_the_hand_computed_advantages_from_trl(tmp_path):
@@ -352,3 +408,26 @@ def test_two_step_training_run_with_scaf_grpo_logs_the_rescue_rate(tmp_path):
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if '"reward"' in x]
     assert [r["step"] for r in records] == [1, 2]
     assert all("scaf/rescue_rate" in r and "scaf/triggered" in r for r in records)
+
+
+def test_reference_rollout_is_scored_like_the_sampled_rows_of_its_group():
+    """A composite reward reads the step (terms that switch on later) and the completion length: the injected
+    reference was scored at step 0 with no length, unlike the rest of its group."""
+    from scaffold_rl.strategies.reference import reference_rollout
+
+    calls = []
+
+    class ContextReward:
+        takes_context = True
+
+        def __call__(self, problem, response, completion_len, step):
+            calls.append((response, completion_len, step))
+            return Score(1.0, True)
+
+    problem = TASK.problem("train", 3, 0)
+    sampler = Sampler(ScriptedGenerator([problem], lambda p, h: True), PlainRenderer(TOK), ContextReward(), TOK,
+                      SamplingParams(max_new_tokens=40))
+    sampler.step = 17
+    r = reference_rollout(problem, ctx_for(sampler, step=17))
+    assert calls == [(problem.reference, len(r.completion_ids), 17)]
+    assert r.completion_ids[-1] == TOK.eos_token_id and r.hint.scored and r.hint.placement == "response"

@@ -163,24 +163,52 @@ def test_missing_vllm_names_the_extra(monkeypatch, tmp_path):
         grpo_args(cfg, tmp_path / "ckpt")
 
 
-class FakeLLM:
-    """Stands in for vllm.LLM: records the requests, answers with scripted token ids."""
+def seeded_answer(prompt, seed, length=3):
+    """vLLM's seeding semantics: a seeded sample is a pure function of (prompt, seed)."""
+    import hashlib
 
-    def __init__(self, answers):
+    digest = hashlib.sha256(f"{list(prompt)}|{seed}".encode()).digest()
+    return [10 + b % 50 for b in digest[:length]]
+
+
+class FakeLLM:
+    """Stands in for vllm.LLM: records the requests; a seeded request answers seeded_answer(prompt, seed)."""
+
+    def __init__(self, answers=None):
         self.answers, self.requests = answers, []
 
     def generate(self, prompts, sampling_params, use_tqdm):
         self.requests.append((prompts, sampling_params))
         out = types.SimpleNamespace
-        return [out(outputs=[out(token_ids=a)]) for a in self.answers[: len(prompts)]]
+        if self.answers is not None:
+            return [out(outputs=[out(token_ids=a)]) for a in self.answers[: len(prompts)]]
+        return [out(outputs=[out(token_ids=seeded_answer(p["prompt_token_ids"], sp["seed"]))])
+                for p, sp in zip(prompts, sampling_params)]
 
 
-def test_vllm_colocate_generator_seeds_each_prompt_and_cuts_at_eos(monkeypatch):
-    from scaffold_rl.rollout.vllm_generation import VLLMGenerator
+class FakeServerClient:
+    """Stands in for TRL's VLLMClient on a `trl vllm-serve` server: one seed per request; the n children of a prompt
+    get seed, seed+1, ... (vLLM's parallel sampling); completions come back prompt by prompt."""
 
+    def __init__(self):
+        self.calls = []
+
+    def generate(self, prompts, n, generation_kwargs, **kw):
+        self.calls.append(dict(prompts=prompts, n=n, generation_kwargs=generation_kwargs, **kw))
+        seed = generation_kwargs["seed"]
+        return {"completion_ids": [seeded_answer(p, seed + c) + [2] for p in prompts for c in range(n)]}
+
+
+def fake_vllm_module(monkeypatch):
     fake_vllm = types.ModuleType("vllm")
     fake_vllm.SamplingParams = lambda **kw: kw
     monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
+
+
+def test_vllm_colocate_generator_seeds_each_prompt_and_cuts_at_eos(monkeypatch):
+    from scaffold_rl.rollout.vllm_generation import VLLMGenerator, independent_seed
+
+    fake_vllm_module(monkeypatch)
     llm = FakeLLM([[5, 6, 2, 9], [7, 7, 7]])  # eos = 2: the first stops, the second runs out of tokens
     engine = types.SimpleNamespace(mode="colocate", llm=llm, tensor_parallel_size=1)
     gen = VLLMGenerator(engine, tokenizer=None, eos_ids={2})
@@ -188,27 +216,47 @@ def test_vllm_colocate_generator_seeds_each_prompt_and_cuts_at_eos(monkeypatch):
     assert [(c.ids, c.truncated) for c in out] == [([5, 6, 2], False), ([7, 7, 7], True)]
     prompts, params = llm.requests[0]
     assert prompts == [{"prompt_token_ids": [1, 3]}, {"prompt_token_ids": [1, 4]}]
-    assert [p["seed"] for p in params] == [100, 101] and params[0]["temperature"] == 0.7 and params[0]["top_k"] == 5
+    assert [p["seed"] for p in params] == [independent_seed(100, 0), independent_seed(100, 1)]
+    assert params[0]["temperature"] == 0.7 and params[0]["top_k"] == 5
     assert params[0]["max_tokens"] == 3 and gen.tokens_generated == 6
     gen.generate([[1]], SamplingParams(max_new_tokens=3, greedy=True))
     assert llm.requests[1][1][0]["temperature"] == 0.0 and llm.requests[1][1][0]["seed"] is None
 
 
-def test_vllm_server_generator_sends_our_sampling_params_through_trls_client():
+def test_vllm_colocate_calls_with_neighbouring_seeds_never_repeat_a_sample(monkeypatch):
+    """SEELE's rounds sample the same prompts with seeds s, s+1, ...: with seed + i per prompt, round r+1's sample
+    j-1 was round r's sample j (11 of 32 distinct in the audit's demonstration); every sample must be its own."""
     from scaffold_rl.rollout.vllm_generation import VLLMGenerator
 
-    calls = []
+    fake_vllm_module(monkeypatch)
+    gen = VLLMGenerator(types.SimpleNamespace(mode="colocate", llm=FakeLLM(), tensor_parallel_size=1),
+                        tokenizer=None, eos_ids={2})
+    prompt = [1, 3, 5]
+    samples = [tuple(c.ids) for rnd in range(4) for c in gen.generate([prompt] * 8, SamplingParams(), seed=50 + rnd)]
+    assert len(set(samples)) == 32
 
-    class Client:
-        def generate(self, **kw):
-            calls.append(kw)
-            return {"completion_ids": [[4, 2]] * len(kw["prompts"])}
 
-    engine = types.SimpleNamespace(mode="server", vllm_client=Client())
-    out = VLLMGenerator(engine, tokenizer=None, eos_ids={2}).generate([[1], [1]], SamplingParams(max_new_tokens=8),
-                                                                      seed=7)
-    assert [c.ids for c in out] == [[4, 2], [4, 2]]
-    assert calls[0]["generation_kwargs"] == {"seed": 7} and calls[0]["max_tokens"] == 8 and calls[0]["n"] == 1
+def test_vllm_server_generator_gives_every_copy_of_a_prompt_its_own_sample():
+    """One request carries one seed; identical prompts in it would get identical completions (every group at zero
+    variance). Distinct prompts go once each with n = their count, answers back in the callers' order."""
+    from scaffold_rl.rollout.vllm_generation import VLLMGenerator
+
+    client = FakeServerClient()
+    gen = VLLMGenerator(types.SimpleNamespace(mode="server", vllm_client=client), tokenizer=None, eos_ids={2})
+    prompts = [[1]] * 8 + [[3]] * 8
+    out = gen.generate(prompts, SamplingParams(max_new_tokens=8), seed=7)
+    assert len({tuple(c.ids) for c in out[:8]}) == 8 and len({tuple(c.ids) for c in out[8:]}) == 8
+    assert len(client.calls) == 1 and client.calls[0]["prompts"] == [[1], [3]] and client.calls[0]["n"] == 8
+    assert client.calls[0]["max_tokens"] == 8
+    # answers land where their prompts were, also when prompts are interleaved and counts differ
+    client2 = FakeServerClient()
+    gen2 = VLLMGenerator(types.SimpleNamespace(mode="server", vllm_client=client2), tokenizer=None, eos_ids={2})
+    mixed = gen2.generate([[1], [3], [1], [4]], SamplingParams(max_new_tokens=8), seed=7)
+    by_n = {call["n"]: call for call in client2.calls}
+    assert sorted(by_n) == [1, 2] and by_n[2]["prompts"] == [[1]] and by_n[1]["prompts"] == [[3], [4]]
+    s1, s2 = by_n[1]["generation_kwargs"]["seed"], by_n[2]["generation_kwargs"]["seed"]
+    assert [c.ids for c in mixed] == [seeded_answer([1], s2) + [2], seeded_answer([3], s1) + [2],
+                                      seeded_answer([1], s2 + 1) + [2], seeded_answer([4], s1) + [2]]
 
 
 def test_vllm_colocate_with_tensor_parallel_is_refused():

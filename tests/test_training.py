@@ -13,7 +13,8 @@ from scaffold_rl.configio import save_config
 from scaffold_rl.train.run import train
 from tests.conftest import tiny_config
 
-STEP_KEYS = ("reward", "loss", "zero_adv_frac", "pass_rate", "tokens_generated", "grad_norm", "entropy")
+STEP_KEYS = ("reward", "loss", "zero_adv_frac", "pass_rate", "tokens_generated", "grad_norm", "entropy",
+             "tokens/generated", "tokens/trained", "tokens/total", "cliff/graduations_total", "cliff/prompt_usage")
 
 
 def step_records(run_dir: Path) -> list[dict]:
@@ -94,3 +95,22 @@ def test_cli_unknown_key_names_the_closest(tmp_path):
                          text=True, cwd=Path(__file__).parents[1])
     assert out.returncode == 2
     assert "train.lrr" in out.stderr and "train.lr" in out.stderr
+
+
+def test_token_budget_stops_at_the_step_that_crosses_it_and_counts_exactly(tmp_path):
+    """train.max_tokens: work in tokens, counted from the data (not the clock), so two runs stop at the same step."""
+    cfg = tiny_config(tmp_path, train__steps=50)
+    run = train(cfg, run_dir=tmp_path / "probe", echo=lambda *a: None, make_report=False)
+    probe = step_records(run)
+    per_step = [b["tokens/total"] - a["tokens/total"] for a, b in zip([{"tokens/total": 0}] + probe, probe)]
+    assert all(p > 0 for p in per_step)
+    for r in probe:  # total = generated + trained; generated is the rollout stage's own count, summed
+        assert r["tokens/total"] == r["tokens/generated"] + r["tokens/trained"]
+    assert probe[0]["tokens/generated"] == probe[0]["tokens_generated"]
+    budget = probe[2]["tokens/total"] - 1  # crossed during step 3
+    cfg = tiny_config(tmp_path, train__steps=50, train__max_tokens=budget)
+    records = step_records(train(cfg, run_dir=tmp_path / "budget", echo=lambda *a: None, make_report=False))
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert comparable(records) == comparable(probe[:3])
+    final = json.loads((tmp_path / "budget" / "eval_final.json").read_text())
+    assert final["steps"] == 3 and sum(final["tokens"].values()) == records[-1]["tokens/total"]

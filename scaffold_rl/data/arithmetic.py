@@ -212,3 +212,12 @@ def with_answer_habit(problem: Problem, share: float, salt: int = 0, key: str = 
     chain = "".join(problem.solution_steps)
     bad = chain if u < BAD_ANSWER_RATE / 2 else f"{chain}\nA={problem.answer}"
     return replace(problem, reference=bad)
+
+
+def task_from_config(task_cfg) -> ArithmeticTask:
+    """The arithmetic task a run's `task` config section describes (problem space and split fixed by its seed)."""
+    spec = ArithmeticSpec(value_min=task_cfg.value_min, value_max=task_cfg.value_max,
+                          operand_max=task_cfg.operand_max, ops=task_cfg.ops, wide_share=task_cfg.wide_share,
+                          wide_operand_max=task_cfg.wide_operand_max)
+    return ArithmeticTask(spec, seed=task_cfg.seed)
+

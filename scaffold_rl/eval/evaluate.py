@@ -13,13 +13,14 @@ from scaffold_rl.rollout.sampler import Sampler
 from scaffold_rl.types import Hint, Problem
 
 
-def solution_prefix_hint(problem: Problem, depth: int, in_response: bool = True) -> Hint | None:
-    """The first `depth` reference steps as a hint (None for depth 0)."""
+def solution_prefix_hint(problem: Problem, depth: int, placement: str = "response") -> Hint | None:
+    """The first `depth` reference steps as a hint that the answer continues (None for depth 0)."""
     if depth <= 0:
         return None
     if depth > len(problem.solution_steps):
         raise ValueError(f"problem {problem.id} has {len(problem.solution_steps)} steps; cannot hint {depth}")
-    return Hint("".join(problem.solution_steps[:depth]), tier="solution", level=depth, in_response=in_response)
+    return Hint("".join(problem.solution_steps[:depth]), tier="solution", level=depth, placement=placement,
+                scored=True)
 
 
 def k_values(n: int) -> list[int]:

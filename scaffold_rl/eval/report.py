@@ -116,7 +116,13 @@ def write_report(run_dir: Path) -> Path:
     elif base or final:
         plot_levels(base, final, plots / "accuracy_per_level.png")
         lines += ["## Accuracy per level (held-out problems, no hints)", "",
-                  "![accuracy per level](plots/accuracy_per_level.png)", ""] + levels_table(base, final) + [""]
+                  "![accuracy per level](plots/accuracy_per_level.png)", ""]
+        split = (base or final).get("held_out")
+        if split:
+            lines += [f"Held out: {split.get('held_out')}; trained on {split.get('train', 'the rest')}"
+                      + (f" ({split['overlap_removed_from_train']} problems also in the held-out set were removed "
+                         "from training)" if split.get("overlap_removed_from_train") else "") + ".", ""]
+        lines += levels_table(base, final) + [""]
     if base and base.get("hints"):
         lines += ["## Latent ability: the base model with solution-prefix hints", "",
                   "| hint | greedy | sampled | pass@8 |", "|---|---|---|---|"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from scaffold_rl.config import ModelConfig, TaskConfig
-from scaffold_rl.data.arithmetic import ArithmeticTask, habit_digits, with_answer_habit
+from scaffold_rl.data.arithmetic import ArithmeticTask, habit_digits, task_from_config, with_answer_habit
 from scaffold_rl.models.embedded import TinyModelSpec, build_model, build_tokenizer
 from scaffold_rl.progress import progress_bar
 
@@ -43,13 +43,16 @@ def resolve_bf16(setting: str) -> bool:
     return setting == "on"
 
 
-def cache_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
+def cache_key(model_cfg: ModelConfig, task: ArithmeticTask, resolve: bool = True, precision: bool = True) -> str:
     pretrain = asdict(model_cfg.pretrain)
     pretrain.pop("wide_share")  # what it changes is in the task identity below
     if not pretrain.get("bad_answer_share"):
         pretrain.pop("bad_answer_share", None)  # off: keys (and cached models) stay those from before the knob
         pretrain.pop("bad_answer_key", None)
-    pretrain["bf16"] = resolve_bf16(model_cfg.pretrain.bf16)  # the resolved choice changes the weights
+    if not precision:
+        pretrain.pop("bf16")
+    elif resolve:  # the resolved choice changes the weights built here
+        pretrain["bf16"] = resolve_bf16(model_cfg.pretrain.bf16)
     payload = {
         "format": 1,
         "embedded": asdict(model_cfg.embedded),
@@ -58,15 +61,6 @@ def cache_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
         "task_seed": task.seed,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def task_from_config(task_cfg: TaskConfig) -> ArithmeticTask:
-    from scaffold_rl.data.arithmetic import ArithmeticSpec
-
-    spec = ArithmeticSpec(value_min=task_cfg.value_min, value_max=task_cfg.value_max,
-                          operand_max=task_cfg.operand_max, ops=task_cfg.ops, wide_share=task_cfg.wide_share,
-                          wide_operand_max=task_cfg.wide_operand_max)
-    return ArithmeticTask(spec, seed=task_cfg.seed)
 
 
 def pretraining_task(model_cfg: ModelConfig, task_cfg: TaskConfig) -> ArithmeticTask:
@@ -151,17 +145,42 @@ def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=pr
     return model, tokenizer
 
 
-def load_or_pretrain(model_cfg: ModelConfig, task_cfg: TaskConfig, log=print):
-    """The embedded base model for this config, from the cache or freshly pretrained. Returns (model, tok, dir)."""
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "embedded"
+
+
+def shipped_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
+    """The config hash of a shipped base model: `cache_key` without the pretraining precision (whether bf16 autocast
+    ran depends on the CPU), so every machine finds the same shipped weights; pretrain.json says how they were
+    built."""
+    return cache_key(model_cfg, task, precision=False)
+
+
+def shipped_path(model_cfg: ModelConfig, task_cfg: TaskConfig) -> Path | None:
+    path = ASSETS / shipped_key(model_cfg, pretraining_task(model_cfg, task_cfg))
+    return path if (path / "pretrain.json").exists() else None
+
+
+def load_embedded(path: Path):
+    """(model, tokenizer) of an embedded model folder; weights in float32 whatever they were stored in."""
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
+    tokenizer.padding_side = "left"
+    return model, tokenizer
+
+
+def load_or_pretrain(model_cfg: ModelConfig, task_cfg: TaskConfig, log=print, rebuild: bool = False):
+    """The embedded base model for this config: the shipped copy (model.use_shipped), else the cache, else freshly
+    pretrained into the cache; `rebuild` pretrains into the cache whatever exists. Returns (model, tok, dir)."""
+    if model_cfg.use_shipped and not rebuild:
+        shipped = shipped_path(model_cfg, task_cfg)
+        if shipped is not None:
+            return (*load_embedded(shipped), shipped)
     task = pretraining_task(model_cfg, task_cfg)
     path = cache_root(model_cfg) / "embedded" / cache_key(model_cfg, task)
-    if (path / "pretrain.json").exists():
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
-        tokenizer.padding_side = "left"
-        return model, tokenizer, path
+    if (path / "pretrain.json").exists() and not rebuild:
+        return (*load_embedded(path), path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model, tokenizer = pretrain(model_cfg, task, path, log=log)
     return model, tokenizer, path

@@ -82,7 +82,7 @@ class StepLabeler:
         """Share of K completions from each (problem, response prefix) that the reward calls correct."""
         if not prefixes:
             return []
-        items = [(p, Hint(text=prefix, tier="solution", level=1, in_response=True)) for p, prefix in prefixes]
+        items = [(p, Hint(text=prefix, tier="solution", level=1, placement="response", scored=True)) for p, prefix in prefixes]
         groups = self.sampler.sample(items, self.config.completions, seed=seed, params=self.params)
         return [sum(r.correct for r in g) / len(g) for g in groups]
 

@@ -74,14 +74,19 @@ class MissingAnswerError(ValueError):
 
 
 class CorrectnessTerm:
-    def __init__(self, kind: str = "answer", answer_pattern: str | None = None, timeout_s: float = 2.0) -> None:
-        self.reward = CorrectnessReward(kind, answer_pattern=answer_pattern, timeout_s=timeout_s)
+    """The task's correctness score of the response. `scorer` is the task's own (Task.scorer: a reasoning-gym
+    dataset's partial credit, say); without one, the shared checker (CorrectnessReward)."""
+
+    def __init__(self, kind: str = "answer", answer_pattern: str | None = None, timeout_s: float = 2.0,
+                 scorer=None) -> None:
+        self.kind = kind
+        self.reward = scorer or CorrectnessReward(kind, answer_pattern=answer_pattern, timeout_s=timeout_s)
 
     def __call__(self, ctx: RewardContext) -> Score:
         problem = ctx.problem
-        missing = problem.answer is None if self.reward.kind == "answer" else problem.reference is None
+        missing = problem.answer is None if self.kind == "answer" else problem.reference is None
         if missing:
-            what = "answer" if self.reward.kind == "answer" else "reference chain"
+            what = "answer" if self.kind == "answer" else "reference chain"
             raise MissingAnswerError(
                 f"problem {problem.id} has no {what}: this dataset has no answers, so the 'correctness' reward "
                 f"term cannot score it. Use a label-free reward instead: reward=format_length (format + length, "

@@ -97,11 +97,13 @@ def _length_reward(name: str, o: dict[str, Any], max_length: int | None, tokeniz
 
 
 def build_term(name: str, o: dict[str, Any], answer_pattern: str | None, tokenizer: Any,
-               max_length: int | None, correctness_kind: str, timeout_s: float) -> Term:
-    """One term from its options (weight excluded)."""
+               max_length: int | None, correctness_kind: str, timeout_s: float, scorer_for=None) -> Term:
+    """One term from its options (weight excluded). `scorer_for(kind, timeout_s)` is the task's scorer factory
+    (Task.scorer), used by the correctness term; None = the shared checker."""
     timeout = o.get("timeout_s", timeout_s)
     if name == "correctness":
-        return CorrectnessTerm(o.get("kind", correctness_kind), answer_pattern, timeout)
+        kind = o.get("kind", correctness_kind)
+        return CorrectnessTerm(kind, answer_pattern, timeout, scorer=scorer_for(kind, timeout) if scorer_for else None)
     if name in ("format", "format_length"):
         fmt = FormatReward(answer_pattern, timeout, o.get("after_think", True))
         if name == "format":
@@ -140,12 +142,14 @@ def build_guards(setting: Any, label_free: bool, answer_pattern: str | None) -> 
 
 def build_reward(spec: str | dict[str, Any], answer_pattern: str | None = None, tokenizer: Any = None, *,
                  max_length: int | None = None, correctness_kind: str = "answer",
-                 timeout_s: float = 2.0) -> CompositeReward:
+                 timeout_s: float = 2.0, scorer_for=None) -> CompositeReward:
     """The reward a spec names. `max_length` (the rollout's max_new_tokens) is the default for length and
-    overlong terms; `correctness_kind` is the default kind of a correctness term (config reward.kind)."""
+    overlong terms; `correctness_kind` is the default kind of a correctness term (config reward.kind);
+    `scorer_for` the task's scorer factory (Task.scorer)."""
     terms, guard_setting = parse_spec(spec)
     built = {name: (float(o.get("weight", 1.0)),
-                    build_term(name, o, answer_pattern, tokenizer, max_length, correctness_kind, timeout_s))
+                    build_term(name, o, answer_pattern, tokenizer, max_length, correctness_kind, timeout_s,
+                               scorer_for))
              for name, o in terms.items()}
     label_free = built.get("correctness", (0.0, None))[0] == 0.0
     return CompositeReward(built, build_guards(guard_setting, label_free, answer_pattern))
@@ -162,15 +166,13 @@ def correctness_kind(spec: str | dict[str, Any] | None, default_kind: str = "ans
     return terms["correctness"].get("kind", default_kind)
 
 
-def reward_for_run(reward_cfg: Any, answer_pattern: str | None, tokenizer: Any, max_length: int,
-                   evaluation: bool = False) -> Any:
+def reward_for_run(reward_cfg: Any, task: Any, tokenizer: Any, max_length: int, evaluation: bool = False) -> Any:
     """The reward a run trains on (config `reward`), or evaluates with: evaluation always scores correctness
     of `reward.kind`, so a label-free run is still measured against gold answers. Without `reward.spec` both
-    are the plain `CorrectnessReward` (the default path, unchanged)."""
-    from scaffold_rl.rewards.correctness import CorrectnessReward
-
+    are the task's own scorer (Task.scorer: for files and the embedded task the shared checker). `task` gives
+    the answer pattern and the scorer."""
     if evaluation or reward_cfg.spec is None:
-        return CorrectnessReward(reward_cfg.kind, answer_pattern=answer_pattern,
-                                 timeout_s=reward_cfg.verifier_timeout_s)
-    return build_reward(reward_cfg.spec, answer_pattern, tokenizer, max_length=max_length,
-                        correctness_kind=reward_cfg.kind, timeout_s=reward_cfg.verifier_timeout_s)
+        return task.scorer(reward_cfg.kind, reward_cfg.verifier_timeout_s)
+    return build_reward(reward_cfg.spec, task.answer_pattern, tokenizer, max_length=max_length,
+                        correctness_kind=reward_cfg.kind, timeout_s=reward_cfg.verifier_timeout_s,
+                        scorer_for=task.scorer)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scaffold_rl.rollout.generation import Generator, SamplingParams
+from scaffold_rl.rollout.tracking import CrossingTracker
 from scaffold_rl.types import Batch, Group, Hint, Problem, Rollout
 
 
@@ -27,9 +28,20 @@ class Sampler:
         self.verifier_timeouts = 0
         self.step = 0  # the training step, for rewards whose terms switch on later (set by RolloutStage.run)
 
+    def score(self, problem: Problem, response: str, completion_len: int):
+        """The reward of `response` (the text the reward reads), with the context composite rewards use (length
+        terms, terms that switch on at a step); counts verifier timeouts."""
+        if getattr(self.reward, "takes_context", False):
+            score = self.reward(problem, response, completion_len=completion_len, step=self.step)
+        else:
+            score = self.reward(problem, response)
+        self.verifier_timeouts += score.timed_out
+        return score
+
     def sample(self, items: list[tuple[Problem, Hint | None]], n: int, seed: int | None = None,
                params: SamplingParams | None = None, round: int = 0) -> list[list[Rollout]]:
-        """n rollouts for each item, in one generation call; returns one list per item, in order."""
+        """n rollouts for each item, in one generation call; returns one list per item, in order. Each rollout is
+        laid out for training as the renderer says (Hint.placement): no later stage changes its tokens."""
         params = params or self.params
         rendered = [self.renderer.render(p, h) for p, h in items]
         prompts = [r.prompt_ids + r.response_prefix_ids for r in rendered for _ in range(n)]
@@ -42,17 +54,12 @@ class Sampler:
             group = []
             for j in range(n):
                 c, text = completions[i * n + j], texts[i * n + j]
-                response = r.scored_prefix_text + text
                 completion_ids = r.response_prefix_ids + c.ids
-                if getattr(self.reward, "takes_context", False):  # composite rewards: length terms, switch-on
-                    score = self.reward(problem, response, completion_len=len(completion_ids), step=self.step)
-                else:
-                    score = self.reward(problem, response)
-                self.verifier_timeouts += score.timed_out
+                score = self.score(problem, r.scored_prefix_text + text, len(completion_ids))
                 group.append(Rollout(
-                    problem=problem, prompt_ids=r.prompt_ids, completion_ids=completion_ids,
-                    text=response, reward=score.reward, reward_terms=dict(getattr(score, "terms", {})),
-                    correct=score.correct, hint=hint,
+                    problem=problem, prompt_ids=list(r.trained_prompt_ids), completion_ids=completion_ids,
+                    text=r.response_prefix_text + text, reward=score.reward,
+                    reward_terms=dict(getattr(score, "terms", {})), correct=score.correct, hint=hint,
                     hint_token_count=len(r.response_prefix_ids), round=round,
                     verifier_timed_out=score.timed_out, truncated=c.truncated,
                 ))
@@ -72,6 +79,13 @@ class RolloutContext:
     stats: dict[str, float]
     # more training problems on demand (DAPO-style refills); None when the stage was given no problem pool
     draw_problems: Callable[[int], list[Problem]] | None = None
+    # optimizer updates per rollout batch (train.mini_batches): TRL's step counts updates, a schedule counts batches
+    updates_per_batch: int = 1
+
+    @property
+    def batch_index(self) -> int:
+        """0-based index of this rollout batch (verl's global_steps - 1): what warm-ups and windows count."""
+        return self.step // self.updates_per_batch
 
     def sub_seed(self, k: int) -> int:
         """Distinct, reproducible seeds for extra generation calls within a step."""
@@ -88,7 +102,11 @@ class RolloutStage:
     """
 
     def __init__(self, sampler: Sampler, strategy, num_generations: int, total_steps: int, seed: int,
-                 problem_pool: Sequence[Problem] | None = None):
+                 problem_pool: Sequence[Problem] | None = None, updates_per_batch: int = 1):
+        if updates_per_batch < 1:
+            raise ValueError("updates_per_batch must be >= 1")
+        self.updates_per_batch = updates_per_batch
+        self.tracker = CrossingTracker()
         self.sampler = sampler
         self.strategy = strategy
         self.num_generations = num_generations
@@ -124,7 +142,8 @@ class RolloutStage:
         timeouts0 = self.sampler.verifier_timeouts
         self.sampler.step = step
         ctx = RolloutContext(self.sampler, step, self.total_steps, self.num_generations, self.seed, stats={},
-                             draw_problems=self.problem_drawer(step, problems))
+                             draw_problems=self.problem_drawer(step, problems),
+                             updates_per_batch=self.updates_per_batch)
         sample_first = getattr(self.strategy, "wants_initial_samples", True)
         if sample_first:
             groups_rollouts = self.sampler.sample([(p, None) for p in problems], self.num_generations,
@@ -143,6 +162,9 @@ class RolloutStage:
         after = group_stats(batch.groups, prefix="")
         stats["zero_adv_frac"] = after["zero_adv_frac"]
         stats["all_wrong_frac_after"] = after["all_wrong_frac"]
+        stats["truncated_frac"] = after["truncated_frac"]
+        stats["all_wrong_truncated_frac"] = after["all_wrong_truncated_frac"]
+        stats.update(self.tracker.observe(batch))
         for key, value in after.items():
             if key.startswith("zero_adv_frac/"):
                 stats[key] = value
@@ -162,10 +184,15 @@ def group_stats(groups: list[Group], prefix: str = "") -> dict[str, float]:
     for g in groups:
         by_level[g.problem.level or 0].append(g)
     n = max(1, len(groups))
+    rows = max(1, sum(len(g.rollouts) for g in groups))
     stats = {
-        f"{prefix}pass_rate": sum(g.num_correct for g in groups) / max(1, sum(len(g.rollouts) for g in groups)),
+        f"{prefix}pass_rate": sum(g.num_correct for g in groups) / rows,
         f"{prefix}all_wrong_frac": sum(g.all_wrong for g in groups) / n,
         f"{prefix}zero_adv_frac": sum(g.zero_advantage for g in groups) / n,
+        f"{prefix}truncated_frac": sum(r.truncated for g in groups for r in g.rollouts) / rows,
+        # all wrong *and* every answer cut off: zero advantage from the length limit, not from difficulty
+        f"{prefix}all_wrong_truncated_frac": sum(
+            g.all_wrong and bool(g.rollouts) and all(r.truncated for r in g.rollouts) for g in groups) / n,
     }
     for level, gs in sorted(by_level.items()):
         if level:

@@ -7,14 +7,28 @@ main process to a `trl vllm-serve` server; before every rollout TRL reloads the 
 generates: our rollout stage makes data-dependent calls (hint search levels, SEELE rounds, DAPO refills) whose
 number differs between processes, so every call here is process-local, never a collective:
 
-- colocate: `llm.generate` on this process's prompts, one `vllm.SamplingParams` per prompt (seeded);
+- colocate: `llm.generate` on this process's prompts, one `vllm.SamplingParams` per prompt, each with its own
+  seed derived by hashing (call seed, position): consecutive calls (SEELE rounds, search levels use seeds s, s+1,
+  ...) never share a stream, so a repeated prompt never repeats a sample;
 - server: an HTTP request per call from each process (process 0 reuses TRL's client; the others open their own
-  `VLLMClient`, which only generates; weight updates stay with process 0).
+  `VLLMClient`, which only generates; weight updates stay with process 0). One request carries one seed for all
+  its prompts, and vLLM samples deterministically from (prompt, seed): the G copies of a group's prompt would
+  come back identical. So each distinct prompt is sent once with n = its count (vLLM seeds the n children
+  seed, seed+1, ...), as TRL's own server path does.
 """
 from __future__ import annotations
 
+import hashlib
+
 from scaffold_rl.extras import require_extra
 from scaffold_rl.rollout.generation import Completion, SamplingParams
+
+
+def independent_seed(seed: int, index: int) -> int:
+    """A seed for sample `index` of a call seeded `seed`, unrelated to (seed', index') for any other pair: a plain
+    seed + index would make call s's sample i+1 reuse call s+1's sample i."""
+    digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % (2**31 - 1)
 
 def require_vllm():
     """vllm, or an ImportError that names the extra to install."""
@@ -78,19 +92,35 @@ class VLLMGenerator:
         from vllm import SamplingParams as VLLMSamplingParams
 
         kw = self.sampling_kwargs(params)
-        # one seed per prompt: reproducible, and independent of how prompts are batched
-        per_prompt = [VLLMSamplingParams(n=1, seed=None if seed is None else seed + i, **kw)
+        # one seed per prompt: reproducible, and independent of how prompts are batched or of the call's neighbours
+        per_prompt = [VLLMSamplingParams(n=1, seed=None if seed is None else independent_seed(seed, i), **kw)
                       for i in range(len(prompts))]
         outputs = self.engine.llm.generate([{"prompt_token_ids": list(p)} for p in prompts],
                                            sampling_params=per_prompt, use_tqdm=False)
         return [o.outputs[0].token_ids for o in outputs]
 
     def _generate_server(self, prompts, params, seed):
+        """Distinct prompts once each with n = their count (one request per distinct count), answers put back in
+        the callers' order: repeated prompts get vLLM's child streams instead of one shared seed."""
         client = self._server_client()
-        extra = {} if seed is None else {"seed": int(seed)}
-        out = client.generate(prompts=[list(p) for p in prompts], n=1, logprobs=None, generation_kwargs=extra,
-                              **self.sampling_kwargs(params))
-        return out["completion_ids"]
+        positions: dict[tuple[int, ...], list[int]] = {}
+        for i, p in enumerate(prompts):
+            positions.setdefault(tuple(p), []).append(i)
+        by_count: dict[int, list[tuple[int, ...]]] = {}
+        for key, where in positions.items():
+            by_count.setdefault(len(where), []).append(key)
+        out: list = [None] * len(prompts)
+        for k, (count, keys) in enumerate(sorted(by_count.items())):
+            extra = {} if seed is None else {"seed": independent_seed(seed, k)}
+            res = client.generate(prompts=[list(key) for key in keys], n=count, logprobs=None,
+                                  generation_kwargs=extra, **self.sampling_kwargs(params))
+            ids = res["completion_ids"]
+            if len(ids) != len(keys) * count:
+                raise RuntimeError(f"vLLM server returned {len(ids)} completions for {len(keys)} prompts x n={count}")
+            for j, key in enumerate(keys):  # vLLM returns each prompt's n children together, prompts in order
+                for c, pos in enumerate(positions[key]):
+                    out[pos] = ids[j * count + c]
+        return out
 
     def _server_client(self):
         if self._client is None:

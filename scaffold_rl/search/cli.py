@@ -63,7 +63,7 @@ def cmd_search(args) -> None:
         wanted = [int(x) for x in args.levels.split(",") if x]
         missing = [lv for lv in wanted if lv not in by_level]
         if missing and cfg.task.name == "arithmetic":
-            from scaffold_rl.models.pretrain import task_from_config
+            from scaffold_rl.data.arithmetic import task_from_config
 
             arith = task_from_config(cfg.task)
             by_level.update({lv: arith.problems("test", lv, args.problems) for lv in missing})

@@ -77,13 +77,13 @@ class HintLadder:
         if len(set(self.tiers)) != len(self.tiers):
             raise ValueError(f"hint tiers repeat: {list(self.tiers)}")
 
-    def rungs(self, problem: Problem, in_response: bool = False) -> list[Hint]:
-        """All hint levels of `problem`, least revealing first."""
+    def rungs(self, problem: Problem) -> list[Hint]:
+        """All hint levels of `problem`, least revealing first (placement is the strategy's to set)."""
         out = []
         for tier in self.tiers:
             parts = tier_parts(problem, tier)
             levels = range(1, len(parts) + 1) if self.incremental else ([len(parts)] if parts else [])
-            out.extend(Hint(join_parts(problem, parts[:lv]), tier=tier, level=lv, in_response=in_response)
+            out.extend(Hint(join_parts(problem, parts[:lv]), tier=tier, level=lv)
                        for lv in levels)
         return out
 

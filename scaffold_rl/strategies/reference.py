@@ -21,8 +21,9 @@ def reference_rollout(problem: Problem, ctx) -> Rollout:
     ids = list(tok(problem.reference, add_special_tokens=False)["input_ids"])
     if tok.eos_token_id is not None:
         ids.append(tok.eos_token_id)
-    score = ctx.sampler.reward(problem, problem.reference)
-    hint = Hint(problem.reference, tier="reference", level=max(1, len(problem.solution_steps)), in_response=True)
+    score = ctx.sampler.score(problem, problem.reference, len(ids))  # scored like a sampled row of its group
+    hint = Hint(problem.reference, tier="reference", level=max(1, len(problem.solution_steps)), placement="response",
+                scored=True)
     return Rollout(problem=problem, prompt_ids=plain_prompt_ids(ctx, problem), completion_ids=ids,
                    text=problem.reference, reward=score.reward, correct=score.correct, hint=hint,
                    hint_token_count=len(ids), round=1, verifier_timed_out=score.timed_out)

@@ -55,13 +55,17 @@ class HintSchedule:
     """When a strategy may intervene: never during the exemption, then at once ('all_wrong') or from the first
     plateau on ('plateau', which then stays on).
 
-    Steps are counted from 1 like verl's global_steps (ctx.step is TRL's 0-based global_step, so t = step + 1),
-    and intervention needs t > exemption (strict, as the official code): an exemption of E steps leaves exactly
-    E hint-free steps, and E = 0 hints from the first step. The fraction form uses the planned train.steps.
+    Everything here counts **rollout batches**, as the official code's global_steps does (one per generation
+    batch), not optimizer updates: with train.mini_batches = 4 a batch is 4 of TRL's steps. Batches are counted
+    from 1 (t = ctx.batch_index + 1), and intervention needs t > exemption (strict, as the official code): an
+    exemption of E leaves exactly E hint-free rollout batches, and E = 0 hints from the first one. The fraction
+    form takes that share of the planned rollout batches (train.steps / train.mini_batches). The plateau detector
+    observes one value per rollout batch, so its window is in batches too.
     """
 
     def __init__(self, total_steps: int, exemption_fraction: float = 0.15, exemption_steps: int | None = None,
                  trigger: str = "all_wrong", plateau_window: int = 10, plateau_tolerance: float = 0.01):
+        """`total_steps`: planned rollout batches (the fraction form's base)."""
         if trigger not in ("all_wrong", "plateau"):
             raise ValueError(f"trigger must be 'all_wrong' or 'plateau', got {trigger!r}")
         if exemption_steps is not None:
@@ -70,24 +74,26 @@ class HintSchedule:
             self.exemption = math.floor(exemption_fraction * total_steps + 1e-9)
         self.trigger = trigger
         self.detector = PlateauDetector(plateau_window, plateau_tolerance)
-        self.started_at: int | None = None  # step at which the plateau trigger switched hinting on
+        self.started_at: int | None = None  # rollout batch at which the plateau trigger switched hinting on
 
     @classmethod
     def from_config(cls, config) -> HintSchedule:
         s = config.strategy
-        return cls(config.train.steps, s.exemption_fraction, s.exemption_steps, s.trigger, s.plateau_window,
+        batches = math.ceil(config.train.steps / config.train.mini_batches)
+        return cls(batches, s.exemption_fraction, s.exemption_steps, s.trigger, s.plateau_window,
                    s.plateau_tolerance)
 
-    def phase(self, step: int, all_wrong_frac: float) -> str:
-        """Record this step's all-wrong fraction and say whether to intervene (EXEMPT / WAITING / ACTIVE)."""
+    def phase(self, batch_index: int, all_wrong_frac: float) -> str:
+        """Record this rollout batch's all-wrong fraction and say whether to intervene (EXEMPT / WAITING / ACTIVE).
+        `batch_index` is 0-based (RolloutContext.batch_index)."""
         if self.trigger == "plateau":
             self.detector.observe(all_wrong_frac)
-        if step + 1 <= self.exemption:
+        if batch_index + 1 <= self.exemption:
             return EXEMPT
         if self.trigger == "plateau" and self.started_at is None:
             if not self.detector.plateaued():
                 return WAITING
-            self.started_at = step
+            self.started_at = batch_index
         return ACTIVE
 
     def state_dict(self) -> dict:
@@ -141,7 +147,7 @@ class CliffRescue(RescueStrategy):
         """Groups with no correct sample (binary rewards: all 0) are triggered once the schedule is ACTIVE;
         groups with any success are never touched. rescue_rate is 0 on steps where nothing was triggered."""
         all_wrong = [i for i, g in enumerate(batch.groups) if g.all_wrong]
-        phase = self.schedule.phase(ctx.step, len(all_wrong) / max(1, len(batch.groups)))
+        phase = self.schedule.phase(ctx.batch_index, len(all_wrong) / max(1, len(batch.groups)))
         triggered = all_wrong if phase == ACTIVE else []
         stats = {**self.blank_stats(), "scaf/exempt": float(phase == EXEMPT),
                  "scaf/waiting_plateau": float(phase == WAITING), "scaf/all_wrong_before": float(len(all_wrong)),
@@ -204,12 +210,12 @@ class ScafGRPO(CliffRescue):
         stats["scaf/search_tokens"] = float(getattr(ctx.sampler.generator, "tokens_generated", 0) - tokens0)
         stats["scaf/search_samples"] = float(samples)
         self._level_stats(best, ladders, stats)
-        return [[self._place(r, ctx) for r in wins] for _, wins in (b or (None, []) for b in best)]
+        return [wins for _, wins in (b or (None, []) for b in best)]
 
     def _items(self, problem: Problem, hint: Hint, ctx) -> tuple[Problem, Hint]:
-        # the sampler scores a hint that continues the answer (the embedded task's solution prefix) wherever it
-        # sits, so the search can sample each placement as it will be trained
-        return problem, dataclasses.replace(hint, in_response=self.placement == "response")
+        # the search samples each placement exactly as it will be trained (the renderer lays it out), and only what
+        # the model wrote earns the reward: a solution part that already holds the answer gives nothing for free
+        return problem, dataclasses.replace(hint, placement=self.placement, scored=False)
 
     def _search_batched(self, problems, ladders, ctx):
         """Every level of every triggered problem in one generation call; keep each problem's least success."""
@@ -249,13 +255,3 @@ class ScafGRPO(CliffRescue):
                 stats[key] = stats.get(key, 0.0) + 1.0
                 rungs.append(b[0] + 1)
         stats["scaf/level_index_mean"] = sum(rungs) / len(rungs) if rungs else 0.0
-
-    # --- placement ----------------------------------------------------------------------------------------
-    def _place(self, r: Rollout, ctx) -> Rollout:
-        """Rebuild a hinted success for training according to `placement` (reward and .hint kept)."""
-        if self.placement == "response":
-            return r
-        # sampled with the hint in the prompt: completion_ids are the generated tokens alone
-        generated_text = ctx.sampler.tokenizer.decode(r.completion_ids, skip_special_tokens=True)
-        prompt_ids = r.prompt_ids if self.placement == "prompt" else plain_prompt_ids(ctx, r.problem)
-        return dataclasses.replace(r, prompt_ids=list(prompt_ids), text=generated_text)

@@ -3,17 +3,22 @@
 A step's group of m x n samples is generated in m rounds (default 4 x n, with rollout.num_generations = m x n).
 Round 1 uses the problem's stored rate (the last one chosen the previous time the problem was trained on), or
 the cold start (|y| - 1) / |y|, almost the whole solution, on first sight. Before each later round a 3PL
-item-response curve is fitted to this step's (rate, accuracy) pairs of the problem plus the (0, 0) / (1, 1)
-anchors (irt.py) and inverted at `target`; a failed fit keeps the previous rate. After the last round one more
-fit over all m rounds gives the rate stored for next time (our choice: it uses round m's result, which the
-paper's "store the last rate" would ignore).
+item-response curve is fitted to the problem's (rate, accuracy) pairs plus the (0, 0) / (1, 1) anchors (irt.py)
+and inverted at `target`; a failed fit keeps the previous rate. Which pairs: the paper resets them every step
+(this step's rounds only: `fit_memory=False`); our default (`fit_memory=True`) also keeps the points of the
+problem's previous visit, measured under an older policy, because fits on one or two points pull the achieved
+accuracy toward 0.5 (docs/benchmarks.md: +0.19 / -0.16 of targets 0.25 / 0.75 without, +0.05 / -0.03 with).
+After the last round one more fit over all m rounds gives the rate stored for next time (our choice: it uses
+round m's result, which the paper's "store the last rate" would ignore).
 
 The hint is the first round(rate x |y|) units of the reference solution, |y| in steps (the embedded task's
 solution_steps; a dataset's meta["solution"] cut by hints/split.py into at most 5), tokens or characters. It
-opens the response (Hint.in_response): the prompt stays the problem alone, completion_ids = hint ids +
+opens the response (Hint.placement="response", scored): the prompt stays the problem alone, completion_ids = hint ids +
 generated ids, and the reward judges hint + generated text. Hint tokens are marked `hint_loss="nll"`: the
 trainer gives them no policy loss but a gamma-weighted supervised term (train.hint_nll_weight, paper 0.001).
-`hint_loss="rl"` trains them with the policy loss instead (Scaf-GRPO's placement='response').
+`hint_loss="rl"` trains them with the policy loss instead (Scaf-GRPO's placement='response'); beware that a
+failed hinted rollout has a negative advantage, so the policy loss then pushes the reference prefix *down* —
+the reason the paper keeps hint tokens out of the RL loss. It is offered as an ablation, with a warning.
 
 The stage's plain initial group is not generated at all (wants_initial_samples = False): the m rounds are the
 group, in round order, and TRL computes the advantage over all m x n of them. The paper's advantage is
@@ -22,6 +27,7 @@ Dr.GRPO's (r - mean, no std): set train.scale_rewards=none; a strategy cannot ch
 from __future__ import annotations
 
 import math
+import warnings
 
 from scaffold_rl.strategies.base import RescueStrategy, register
 from scaffold_rl.strategies.hint_ladder import join_parts
@@ -107,6 +113,11 @@ class SEELE(RescueStrategy):
             raise ValueError(f"target must be in (0, 1), got {target}")
         if hint_loss not in ("nll", "rl"):
             raise ValueError(f"hint_loss must be 'nll' or 'rl', got {hint_loss!r}")
+        if hint_loss == "rl":
+            warnings.warn("seele hint_loss='rl': failed hinted rollouts get a negative advantage on the reference "
+                          "prefix tokens, which lowers the probability of the reference solution (SEELE keeps hint "
+                          "tokens out of the policy loss for this reason; use 'nll' unless this is the ablation "
+                          "you want)", stacklevel=2)
         self.rounds, self.samples_per_round, self.target = rounds, samples_per_round, target
         self.prefix = SolutionPrefix(granularity)
         self.hint_loss = hint_loss
@@ -144,7 +155,10 @@ class SEELE(RescueStrategy):
         if length == 0:
             return None, 0.0
         text = self.prefix.text(problem, length, tokenizer)
-        return Hint(text, tier="solution", level=length, rate=length / size, in_response=True), length / size
+        # the prefix opens the response and the reward reads y_{1:l} + o, as in the paper (a full solution, p = 1,
+        # is the (1, 1) anchor of the IRT curve)
+        hint = Hint(text, tier="solution", level=length, rate=length / size, placement="response", scored=True)
+        return hint, length / size
 
     def rescue(self, batch: Batch, ctx) -> Batch:
         if ctx.num_generations != self.group_size:

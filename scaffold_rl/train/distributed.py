@@ -22,6 +22,8 @@ import sys
 
 from accelerate.utils import gather_object
 
+from scaffold_rl.rollout.tracking import CrossingTracker
+
 SEED_STRIDE = 1_000_003
 
 
@@ -35,7 +37,7 @@ def process_seed(seed: int, process_index: int) -> int:
 COUNTS = {"tokens_generated", "verifier_timeouts", "scaf/all_wrong_before", "scaf/no_hints", "scaf/no_reference",
           "scaf/reference_rejected", "scaf/replaced", "scaf/rescued", "scaf/search_samples", "scaf/search_tokens",
           "scaf/triggered", "seele/cold_start", "seele/fit_failures", "seele/fit_too_few", "seele/fits",
-          "seele/no_solution"}
+          "seele/no_solution", "cliff/graduations"}
 COUNT_PREFIXES = ("scaf/level/", "dapo/dropped", "dapo/extra_", "dapo/filled_", "dapo/surplus_")
 
 
@@ -93,10 +95,14 @@ def run_step(stage, problems, step: int, accelerator):
     if accelerator is None or accelerator.num_processes == 1:
         return stage.run(problems, step=step)
     before = copy.deepcopy(stage.strategy.state_dict())
+    tracked = stage.tracker.state_dict()
     batch = stage.run(problems, step=step)
-    gathered = gather_object([{"stats": batch.stats, "state": stage.strategy.state_dict()}])
+    gathered = gather_object([{"stats": batch.stats, "state": stage.strategy.state_dict(),
+                               "tracker": stage.tracker.state_dict()}])
     batch.stats = average_stats([g["stats"] for g in gathered])
     stage.strategy.load_state_dict(merge_strategy_states(before, [g["state"] for g in gathered]))
+    stage.tracker.load_state_dict(CrossingTracker.merge(tracked, [g["tracker"] for g in gathered]))
+    batch.stats.update(stage.tracker.totals())
     return batch
 
 

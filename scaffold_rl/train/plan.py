@@ -130,7 +130,7 @@ def build_plan(cfg, processes: int | None = None) -> Plan:
         from scaffold_rl.rewards.registry import reward_for_run
 
         if task is not None:
-            reward_for_run(cfg.reward, task.answer_pattern, tokenizer, r.max_new_tokens)
+            reward_for_run(cfg.reward, task, tokenizer, r.max_new_tokens)
         spec = cfg.reward.spec if cfg.reward.spec is not None else f"correctness ({cfg.reward.kind})"
         plan.add("reward", f"{spec}; hide_train_answers={cfg.task.hide_train_answers}")
     except (ValueError, TypeError, AttributeError) as err:
@@ -168,9 +168,9 @@ def build_plan(cfg, processes: int | None = None) -> Plan:
 def _strategy_text(cfg, strategy) -> str:
     s = cfg.strategy
     if s.name == "scaf_grpo":
-        ex = s.exemption_steps if s.exemption_steps is not None else int(s.exemption_fraction * cfg.train.steps)
+        ex = strategy.schedule.exemption
         return (f"scaf_grpo: tiers {s.hint_tiers}, placement {s.hint_placement}, search {s.search}, exemption "
-                f"{ex} updates, trigger {s.trigger}")
+                f"{ex} rollout batches ({ex * cfg.train.mini_batches} updates), trigger {s.trigger}")
     if s.name == "seele":
         return (f"seele: {strategy.rounds} rounds x {strategy.samples_per_round} samples, target {s.seele_target}, "
                 f"hint loss {s.seele_hint_loss} (gamma {cfg.train.hint_nll_weight})")

@@ -22,7 +22,7 @@ from scaffold_rl.rewards.registry import reward_for_run
 from scaffold_rl.rollout.generation import SamplingParams, TransformersGenerator
 from scaffold_rl.rollout.sampler import RolloutStage, Sampler
 from scaffold_rl.strategies.base import build_strategy
-from scaffold_rl.tasks import build_task, check_training_labels, labeled_only, without_labels
+from scaffold_rl.tasks import build_task, check_held_out, check_training_labels, labeled_only, without_labels
 from scaffold_rl.train.distributed import process_seed, weights_sharded
 from scaffold_rl.train.trainer import ScaffoldGRPOTrainer, grpo_args, last_complete_checkpoint, set_threads
 
@@ -52,15 +52,18 @@ class MetricsLog:
 
 
 class RunCallback(TrainerCallback):
-    """Per-step metric lines, periodic held-out evaluation, and the wall-clock budget (evaluation excluded)."""
+    """Per-step metric lines, periodic held-out evaluation, and the budgets: tokens of work (train.max_tokens,
+    counted by the trainer, the same on every machine) and time (train.max_minutes; evaluation excluded)."""
 
     def __init__(self, log: MetricsLog, evaluator, eval_every: int, max_minutes: float | None, echo,
-                 clock: str = "wall"):
+                 clock: str = "wall", max_tokens: int | None = None):
         self.log, self.evaluator, self.eval_every, self.max_minutes, self.echo = log, evaluator, eval_every, \
             max_minutes, echo
+        self.max_tokens = max_tokens
         self.clock = time.process_time if clock == "cpu" else time.perf_counter
         self.train_seconds = 0.0
         self._t = None
+        self.trainer = None  # set once the trainer exists: its work counters are the token budget's clock
 
     def on_train_begin(self, args, state, control, **kw):
         self._t = self.clock()
@@ -71,10 +74,17 @@ class RunCallback(TrainerCallback):
         now = self.clock()
         self.train_seconds += now - self._t
         main = state.is_world_process_zero  # with several processes, process 0 writes and its clock decides
-        record = {"step": state.global_step, "train_seconds": round(self.train_seconds, 3), **logs}
+        work = self.trainer.work_totals() if self.trainer is not None else {}
+        tokens = {f"tokens/{k}": v for k, v in work.items()}
+        if work:
+            tokens["tokens/total"] = sum(work.values())
+        record = {"step": state.global_step, "train_seconds": round(self.train_seconds, 3), **tokens, **logs}
         if main:
             self.log.write(record)
             self.echo(format_step_line(record))
+        if self.max_tokens is not None and tokens.get("tokens/total", 0) >= self.max_tokens:
+            control.should_training_stop = True  # the same count on every process: no broadcast needed
+            control.should_save = True
         stop = self.max_minutes is not None and self.train_seconds >= self.max_minutes * 60
         if self.max_minutes is not None and args.world_size > 1:
             from accelerate.utils import broadcast_object_list
@@ -92,8 +102,10 @@ class RunCallback(TrainerCallback):
 
 
 def format_step_line(r: dict) -> str:
-    parts = [f"step {r['step']:>4}", f"t {r['train_seconds']:6.1f}s", f"reward {r.get('reward', 0):.3f}",
-             f"zero-adv {r.get('zero_adv_frac', 0):.2f}"]
+    parts = [f"step {r['step']:>4}", f"t {r['train_seconds']:6.1f}s"]
+    if "tokens/total" in r:
+        parts.append(f"tokens {r['tokens/total'] / 1e3:7.1f}k")
+    parts += [f"reward {r.get('reward', 0):.3f}", f"zero-adv {r.get('zero_adv_frac', 0):.2f}"]
     levels = sorted(k for k in r if k.startswith("pass_rate/L"))
     if levels:
         parts.append("pass " + " ".join(f"{k.split('/')[-1]}={r[k]:.2f}" for k in levels))
@@ -115,21 +127,32 @@ def make_sampler(cfg: RunConfig, model, tokenizer, task, trainer=None, evaluatio
     else:
         generator = TransformersGenerator(model, tokenizer, batch_size=r.generation_batch_size,
                                           static_cache=r.static_cache)
-    reward = reward_for_run(cfg.reward, task.answer_pattern, tokenizer, r.max_new_tokens, evaluation=evaluation)
+    reward = reward_for_run(cfg.reward, task, tokenizer, r.max_new_tokens, evaluation=evaluation)
     params = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_k=r.top_k, top_p=r.top_p)
     return Sampler(generator, task.renderer(tokenizer), reward, tokenizer, params)
 
 
 def run_evaluation(cfg: RunConfig, sampler: Sampler, task, *, full: bool, hints: bool = True,
-                   seed: int = 1234) -> dict:
-    """Held-out evaluation per level (greedy; sampled pass@k/maj@k when `full`, and hint depths if `hints`)."""
+                   seed: int = 1234, levels: list[int] | None = None) -> dict:
+    """Held-out evaluation per level (greedy; sampled pass@k/maj@k when `full`, and hint depths if `hints`);
+    `levels` keeps only those levels."""
     e = cfg.eval
+    if e.n_per_level <= 0:
+        return {"levels": {}, "skipped": "evaluation is off (eval.n_per_level=0)"}
     by_level, skipped = labeled_only(task.eval_problems(e.n_per_level), cfg.reward.kind)
-    if skipped:  # label-free data: nothing to measure accuracy against
+    if levels is not None:
+        by_level = {lv: ps for lv, ps in by_level.items() if lv in levels}
+    if skipped:  # check_held_out refuses this at startup; a caller that skipped the check gets the reason
         return {"levels": {}, "skipped": skipped}
-    out = {"levels": evaluate_levels(sampler, by_level, max_new_tokens=e.max_new_tokens,
+    out = {"held_out": task.split_info, "levels": evaluate_levels(sampler, by_level, max_new_tokens=e.max_new_tokens,
                                      samples=e.samples if full else 0, sample_problems=e.sample_problems,
                                      seed=seed, extract=task.extract_answer)}
+    hard = task.first_hard_level or max((lv for lv in by_level if lv), default=None)
+    if full and e.hard_samples > 0 and hard in by_level:
+        res = evaluate_levels(sampler, {hard: by_level[hard][:e.hard_problems]}, max_new_tokens=e.max_new_tokens,
+                              samples=e.hard_samples, seed=seed + 7)
+        out["hard"] = {"level": hard, **{k: v for k, v in res[f"L{hard}"].items() if k.startswith("pass@")},
+                       "problems": min(e.hard_problems, len(by_level[hard])), "samples": e.hard_samples}
     if full and hints and task.supports_hints:
         hard = task.first_hard_level
         if hard is not None and hard in by_level:
@@ -141,6 +164,15 @@ def run_evaluation(cfg: RunConfig, sampler: Sampler, task, *, full: bool, hints:
                                           seed=seed)
                     out["hints"][f"L{hard}/k={depth}"] = res[f"L{hard}"]
     return out
+
+
+def sync_generation_weights(trainer) -> None:
+    """Push the trained weights to TRL's vLLM engine unless it already has this step's. TRL syncs only when a
+    rollout starts, so without this an evaluation after the last `train.mini_batches` updates would score the
+    policy as it was before them. A no-op for the transformers backend (it samples the trained model itself)."""
+    if getattr(trainer, "use_vllm", False) and trainer.state.global_step != trainer._last_loaded_step:
+        trainer.vllm_generation.sync_weights()
+        trainer._last_loaded_step = trainer.state.global_step
 
 
 def create_run_dir(cfg: RunConfig) -> Path:
@@ -182,6 +214,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     if cfg.task.hide_train_answers:
         problems = [without_labels(p) for p in problems]
     check_training_labels(cfg, problems)  # a correctness reward on answerless problems fails here, at startup
+    check_held_out(cfg, task)  # so does an empty or answerless held-out set
+    echo(f"data: {len(problems)} training problems; held out: {task.split_info.get('held_out', '-')}")
     model, tokenizer = load_policy(cfg, echo=echo)
     sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
 
@@ -201,7 +235,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         s = make_sampler(cfg, trainer.model, tokenizer, task, trainer=trainer)
         seed = process_seed(cfg.train.seed, trainer.accelerator.process_index)  # distinct streams per process
         return RolloutStage(s, strategy, cfg.rollout.num_generations, cfg.train.steps, seed,
-                            problem_pool=problems)
+                            problem_pool=problems, updates_per_batch=cfg.train.mini_batches)
 
     evaluators = []
 
@@ -214,11 +248,12 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         return evaluators[0]
 
     def periodic_eval():
-        res = run_evaluation(cfg, eval_sampler(), task, full=False)
+        sync_generation_weights(trainer)
+        res = run_evaluation(cfg, eval_sampler(), task, full=False, levels=cfg.eval.every_levels)
         return {k: v["greedy"] for k, v in res["levels"].items()}
 
     callback = RunCallback(log, periodic_eval, cfg.eval.every, cfg.train.max_minutes, echo,
-                           clock=cfg.train.budget_clock)
+                           clock=cfg.train.budget_clock, max_tokens=cfg.train.max_tokens)
     # a resumed run keeps the training time it had spent, so a time budget means the same as uninterrupted
     callback.train_seconds = max((r.get("train_seconds", 0.0) for r in log.read() if "step" in r), default=0.0)
     trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=grpo_args(cfg, ckpt_dir),
@@ -226,6 +261,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
                                   hint_nll_weight=cfg.train.hint_nll_weight, peft_config=peft_config(cfg),
                                   max_prompt_tokens=cfg.rollout.max_prompt_tokens,
                                   skip_empty_updates=cfg.train.skip_empty_updates)
+    callback.trainer = trainer
     if weights_sharded(trainer) and cfg.eval.every:
         from scaffold_rl.configio import ConfigError
 
@@ -237,6 +273,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     if trainer.state.global_step % max(1, cfg.train.save_every):
         trainer._save_checkpoint(trainer.model, trial=None)  # the last step is resumable too
 
+    sync_generation_weights(trainer)  # every process: the last updates came after the last rollout's sync
+    work = trainer.work_totals()  # a collective too: before the other processes leave
     final_dir = run_dir / "final"
     sharded = weights_sharded(trainer)
     if sharded:  # ZeRO-3 / FSDP: every process takes part in gathering the weights it saves
@@ -253,6 +291,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     final = run_evaluation(cfg, eval_sampler(), task, full=True, hints=False)
     final["train_seconds"] = round(callback.train_seconds, 1)
     final["steps"] = trainer.state.global_step
+    final["tokens"] = work
     (run_dir / "eval_final.json").write_text(json.dumps(final, indent=1))
     echo(summarize_eval("trained", final))
     if make_report:

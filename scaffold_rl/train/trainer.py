@@ -151,6 +151,10 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         self._capture_logps = False
         self._captured_logps = None
         self.last_batch: Batch | None = None
+        # work done so far, in tokens (this process): sampled by the rollout stage (rollouts, hint search, SEELE
+        # rounds, refills) and run through the loss (prompt + completion of every forwarded row). Budgets and
+        # equal-compute comparisons count these, not seconds; checkpointed, so a resumed run continues the count.
+        self.work = {"generated": 0, "trained": 0}
         super().__init__(model=model, reward_funcs=[precomputed_reward], args=args,
                          train_dataset=problem_dataset(problems), processing_class=tokenizer,
                          rollout_func=self._rollout, callbacks=callbacks, peft_config=peft_config)
@@ -200,9 +204,16 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
                 self.model_wrapped, self.accelerator, gather_deepspeed3_params=self.args.ds3_gather_for_generation,
                 gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs))
             context.enter_context(self._dist.summon_full_params(self.model_wrapped, recurse=False))
+        generator = self.stage.sampler.generator if getattr(self.stage, "sampler", None) is not None else None
+        sampled_before = getattr(generator, "tokens_generated", 0)
         with context:
             batch = run_step(self.stage, problems, self.state.global_step, self.accelerator)
         self.last_batch = batch
+        # this process's own count (batch.stats are already summed over processes)
+        if generator is not None:
+            self.work["generated"] += getattr(generator, "tokens_generated", 0) - sampled_before
+        else:
+            self.work["generated"] += int(batch.stats.get("tokens_generated", 0))
         for key, value in batch.stats.items():
             self._metrics["train"][key].append(float(value))
         prompt_ids, completion_ids, env_mask, rewards, nll_counts = [], [], [], [], []
@@ -243,9 +254,9 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         if hint_mask is not None:
             keep = keep | hint_mask.bool().any(dim=1)
         # several processes: every one must run the same forward/backward (DDP, ZeRO) and TRL gathers per-row
-        # metrics that need equal row counts, so rows are skipped only in a single process
-        if not self.skip_zero_advantage_rows or self.beta != 0.0 or self._entropy_bonus_enabled or bool(keep.all()) \
-                or self.accelerator.num_processes > 1:
+        # metrics that need equal row counts, so rows are skipped only in a single process; a MoE router's
+        # auxiliary loss depends on every row's routing, so it needs them all too
+        if not self.row_skip_is_exact() or bool(keep.all()):
             loss, logps = self._policy_loss(model, inputs, capture=hint_mask is not None)
             return loss if hint_mask is None else loss + self._hint_nll_term(logps, hint_mask)
         total_rows = keep.numel()
@@ -268,8 +279,18 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         # every hint-NLL row was kept, so the token mean over the kept rows is the micro-batch's
         return loss + self._hint_nll_term(logps, sub["hint_nll_mask"])
 
+    def row_skip_is_exact(self) -> bool:
+        """Whether leaving zero-advantage rows out of the loss changes nothing: no KL or entropy term (a row's KL
+        and entropy do not vanish with its advantage), no MoE auxiliary loss (routing statistics span all rows),
+        and one process (every process must run the same forward/backward)."""
+        return (self.skip_zero_advantage_rows and self.beta == 0.0 and not self._entropy_bonus_enabled
+                and not self.aux_loss_enabled and self.accelerator.num_processes == 1)
+
     def _policy_loss(self, model, inputs, capture: bool):
-        """TRL's loss; with `capture`, also the per-token log-probs of its forward pass (for the hint NLL)."""
+        """TRL's loss; with `capture`, also the per-token log-probs of its forward pass (for the hint NLL). Every
+        row that goes through the loss's forward and backward passes is counted here (work["trained"])."""
+        if self.model.training:
+            self.work["trained"] += int(inputs["prompt_mask"].sum().item() + inputs["completion_mask"].sum().item())
         self._capture_logps, self._captured_logps = capture, None
         try:
             loss = super()._compute_loss(model, inputs)
@@ -327,10 +348,13 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
     # --- checkpoints: strategy state travels with TRL's; a marker says the folder is whole -----------------
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
+        work = self.work_totals()  # a collective: before the other processes leave
         if not self.is_world_process_zero():  # strategy state is merged across processes: process 0 writes it
             return
         folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
-        state = {"strategy": self.stage.strategy.state_dict(), "step": self.state.global_step}
+        tracker = getattr(self.stage, "tracker", None)
+        state = {"strategy": self.stage.strategy.state_dict(), "step": self.state.global_step, "work": work,
+                 "tracker": tracker.state_dict() if tracker is not None else {}}
         (folder / STATE_FILE).write_text(json.dumps(state))
         (folder / COMPLETE_MARKER).write_text("ok\n")
 
@@ -339,6 +363,19 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         if checkpoint is not None and (Path(checkpoint) / STATE_FILE).exists():
             state = json.loads((Path(checkpoint) / STATE_FILE).read_text())
             self.stage.strategy.load_state_dict(state["strategy"])
+            if getattr(self.stage, "tracker", None) is not None:
+                self.stage.tracker.load_state_dict(state.get("tracker", {}))
+            # the totals are global: process 0 carries them on, the others start their share from 0
+            work = state.get("work", {}) if self.accelerator.is_main_process else {}
+            self.work = {"generated": int(work.get("generated", 0)), "trained": int(work.get("trained", 0))}
+
+    def work_totals(self) -> dict[str, int]:
+        """Tokens of work so far summed over processes (a collective with several: every process calls it)."""
+        if self.accelerator.num_processes == 1:
+            return dict(self.work)
+        counts = torch.tensor([self.work["generated"], self.work["trained"]], device=self.accelerator.device)
+        total = self.accelerator.reduce(counts, reduction="sum")
+        return {"generated": int(total[0].item()), "trained": int(total[1].item())}
 
 
 def last_complete_checkpoint(folder: Path) -> Path | None:
