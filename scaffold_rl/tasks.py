@@ -74,9 +74,10 @@ class BenchmarkTask:
         return group_by_level(self.problems[:n_per_level])
 
     def extract_answer(self, text: str) -> str | None:
-        from scaffold_rl.verify import extract_answer
+        """The answer the checker compares (boxed, or found in prose), so majority votes count what it scores."""
+        from scaffold_rl.verify import default_verifier
 
-        return extract_answer(text)
+        return default_verifier().extract(text)
 
 
 def load_problems(name_or_path: str, require_answers: bool = True) -> list[Problem]:
