@@ -1,6 +1,7 @@
 """The answer checker on real model outputs: agreement with ProcessBench's human labels, ours vs plain math-verify.
 
     .venv/bin/python benchmarks/verifier.py              # ProcessBench agreement + gold self-check
+    .venv/bin/python benchmarks/verifier.py --ablations  # ... and each rule of the checker switched off
     .venv/bin/python benchmarks/verifier.py --hostile    # worst-case time per call on the hostile corpus
 
 ProcessBench (QwenLM, 1,400 responses of 12 open models to GSM8K and MATH problems) labels each response's
@@ -235,6 +236,61 @@ def hostile(timeout_s: float) -> dict:
             "wrong_verdicts": [c["name"] for c in cases if c["right"] is False]}
 
 
+# --- ablations: each rule of the checker switched off -------------------------------------------------
+
+RULES = ("tail-regions", "variable-mentions", "answer-tag", "hash-line", "control-chars", "escaped-dollar",
+         "text-space", "backslash-digit", "latex-thousands", "text-list", "text-words", "closing-period", "frac-args",
+         "phantom", "trailing-punct", "chain", "percent", "unparsed-fallback", "unparsed-agree", "exact-numbers")
+
+
+def our_verdicts(rows: list[dict]) -> dict[str, bool]:
+    verifier = Verifier()
+    return {r["id"]: verifier.verify(r["response"], r["gold"]).correct for r in rows}
+
+
+def ablations(rows: list[dict], limit: int | None, out_dir: Path) -> dict:
+    """Our agreement with each rule off (a fresh process per rule: the worker reads SCAFFOLD_RL_VERIFY_OFF at
+    start-up), and the rows each rule decides."""
+    import os
+    import subprocess
+
+    full = {r["id"]: r["ours"] for r in rows}
+    report = {}
+    for rule in RULES + (",".join(RULES),):
+        path = out_dir / "ablation_verdicts.json"
+        cmd = [sys.executable, __file__, "--verdicts-only", str(path)] + (["--limit", str(limit)] if limit else [])
+        env = {**os.environ, "SCAFFOLD_RL_VERIFY_OFF": rule}
+        subprocess.run(cmd, env=env, check=True)
+        verdicts = json.loads(path.read_text())
+        for r in rows:
+            r["ablated"] = verdicts[r["id"]]
+        entry = {}
+        for part in ("all", "dev", "held-out"):
+            chosen = [r for r in rows if part in ("all", r["half"])]
+            entry[part] = round(sum(r["ablated"] == r["label"] for r in chosen) / len(chosen), 4)
+        entry["flipped"] = {r["id"]: {"now_right": r["ours"] == r["label"], "half": r["half"]}
+                            for r in rows if r["ablated"] != full[r["id"]]}
+        report["all rules" if "," in rule else rule] = entry
+    return report
+
+
+def print_ablations(report: dict, full: dict) -> None:
+    print("\nAblations: our agreement with one rule off (rows it decides: fixed / broken by the rule)")
+    print(f"{'':20} {'all':>7} {'dev':>7} {'held':>7}   fixed dev/held   broken dev/held")
+    print(f"{'(none off)':20} {full['all']['ours']:7.3f} {full['all dev']['ours']:7.3f} "
+          f"{full['all held-out']['ours']:7.3f}")
+    for rule, e in report.items():
+        fixed = [i for i, f in e["flipped"].items() if f["now_right"]]
+        broken = [i for i, f in e["flipped"].items() if not f["now_right"]]
+
+        def halves(ids: list[str]) -> str:
+            dev = sum(e["flipped"][i]["half"] == "dev" for i in ids)
+            return f"{dev}/{len(ids) - dev}"
+
+        print(f"{rule:20} {e['all']:7.3f} {e['dev']:7.3f} {e['held-out']:7.3f}   {halves(fixed):>14}   "
+              f"{halves(broken):>15}  {' '.join(sorted(fixed)[:6])}")
+
+
 # --- output --------------------------------------------------------------------------------------------
 
 
@@ -257,8 +313,14 @@ def main() -> None:
     ap.add_argument("--hostile", action="store_true", help="only the hostile-answer corpus")
     ap.add_argument("--timeout-s", type=float, default=2.0)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--ablations", action="store_true", help="also: agreement with each rule switched off")
+    ap.add_argument("--verdicts-only", type=Path, help=argparse.SUPPRESS)  # one ablation run (internal)
     a = ap.parse_args()
     logging.disable(logging.WARNING)  # math-verify logs every parse timeout
+    if a.verdicts_only:
+        a.verdicts_only.write_text(json.dumps(our_verdicts(load_rows(a.limit)[0])))
+        shutdown_workers()
+        return
     a.out.parent.mkdir(parents=True, exist_ok=True)
     if a.hostile:
         report = hostile(a.timeout_s)
@@ -286,7 +348,7 @@ def main() -> None:
     for r in rows:
         r["form"] = form_of(r["response"])
     report = {
-        "rows": len(rows), "unjoined": unjoined, "ms_per_answer": {k: round(v, 2) for k, v in per_1000.items()},
+        "rows": len(rows), "unjoined": unjoined,
         "seconds_per_1000_answers": {k: round(v, 2) for k, v in per_1000.items()},
         "agreement": table,
         "by_generator": {s: grouped(part, "generator") for s, part in by_split.items()},
@@ -306,6 +368,9 @@ def main() -> None:
             print(f"\nours, {split}, {kind} ({len(items)}), first 5:")
             for m in items[:5]:
                 print(f"  {m['id']:10} {m['generator']:26} gold={m['gold']!r} extracted={m['extracted']!r}")
+    if a.ablations:
+        report["ablations"] = ablations(rows, a.limit, a.out.parent)
+        print_ablations(report["ablations"], table)
     if a.gold_benchmarks:
         verifier = Verifier(timeout_s=a.timeout_s)
         golds = check_golds(verifier, a.gold_benchmarks.split(","))

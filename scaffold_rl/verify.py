@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from scaffold_rl.verify_forms import (
+    OFF,
     answer_regions,
     answer_tag,
     has_math_delimiters,
@@ -259,10 +260,10 @@ class Verifier:
         last = last_box(text)
         if last is not None:
             return _nonempty(last[0])
-        tagged = answer_tag(text)
+        tagged = answer_tag(text) if "answer-tag" not in OFF else None
         if tagged is not None:
             return [prepare_text(tagged)] if has_math_delimiters(prepare_text(tagged)) else tagged
-        hashed = hash_answer(text)
+        hashed = hash_answer(text) if "hash-line" not in OFF else None
         if hashed is not None:
             return hashed
         return answer_regions(text) or None

@@ -28,6 +28,8 @@ _MAX_IDLE_WORKERS = 8
 # Child side: the math-verify calls (the parent bounds their time)
 
 _CONFIG: tuple = ()
+# Rules switched off, for the ablation in benchmarks/verifier.py only (as in verify_forms.OFF).
+OFF = frozenset(filter(None, os.environ.get("SCAFFOLD_RL_VERIFY_OFF", "").split(",")))
 
 
 def _config() -> tuple:
@@ -50,12 +52,15 @@ def _last_of_chain(parsed: list) -> list:
     """A chain `V = 20 \\times 2 = 40 \\text{ cubic inches}` answers with its last member (`40`).
 
     math-verify itself falls back to the last member only when the whole chain fails to parse; a chain that
-    parses becomes `Eq & Eq`, which equals no number. Uses its own `get_last_eq` (2-part equations and
+    parses becomes `Eq & Eq`, which equals no number. Only such an `Eq & Eq` is cut. Uses its own `get_last_eq` (2-part equations and
     anything with a comma are left alone, so `x=5` and `a=1,b=2` keep their meaning)."""
     from math_verify.parser import get_last_eq
+    from sympy import And, Eq
 
-    if len(parsed) < 2 or not isinstance(parsed[-1], str):
+    if len(parsed) < 2 or not isinstance(parsed[-1], str) or "chain" in OFF:
         return parsed
+    if not (isinstance(parsed[0], And) and all(isinstance(a, Eq) for a in parsed[0].args)):
+        return parsed  # not a chain: `x = 14 and y = 15` is a set of two answers, not `... = 15`
     last = get_last_eq(parsed[-1])
     if last == parsed[-1] or not last.strip():
         return parsed
@@ -69,7 +74,7 @@ def _exact_numbers_differ(gold: Any, pred: Any) -> bool:
     Checked relative to their size at 30 digits; floats and percentages keep math-verify's rounding."""
     from sympy import Expr, Float, UnevaluatedExpr
 
-    if not (isinstance(gold, Expr) and isinstance(pred, Expr)):
+    if not (isinstance(gold, Expr) and isinstance(pred, Expr)) or "exact-numbers" in OFF:
         return False
     if gold.free_symbols or pred.free_symbols or not (gold.is_number and pred.is_number):
         return False
@@ -116,9 +121,10 @@ def _equal_to_gold(gold_latex: str, pred: list, pred_source: str, whole: bool) -
     7.2% as 0.072). `pred_source`: the text `pred` was extracted from."""
     gold = _parse(gold_latex)
     if _equal_parsed(gold, pred):
-        return len(gold) > 1 or len(pred) > 1 or _unparsed_agree(gold_latex, pred_source, whole)
+        return len(gold) > 1 or len(pred) > 1 or "unparsed-agree" in OFF or _unparsed_agree(
+            gold_latex, pred_source, whole)
     pred_text = pred[-1] if pred and isinstance(pred[-1], str) else ""
-    if ("%" in gold_latex) == ("%" in pred_text):
+    if ("%" in gold_latex) == ("%" in pred_text) or "percent" in OFF:
         return False
     if "%" in pred_text:
         pred = _parse(f"${pred_text.replace(chr(92) + '%', '').replace('%', '')}$")
@@ -130,17 +136,6 @@ def math_verify_equal(gold_latex: str, pred_latex: str) -> bool:
     return _equal_to_gold(gold_latex, _last_of_chain(_parse(pred_latex)), pred_latex, whole=True)
 
 
-def _parse_region(region: str) -> list:
-    """math-verify's extraction from one region; a match that fails to parse only for a closing `.` or `,`
-    inside the math (`\\(30^\\circ.\\)`) is parsed without it."""
-    parsed = _parse(region)
-    if len(parsed) == 1 and isinstance(parsed[0], str) and parsed[0].rstrip().endswith((".", ",")):
-        retry = _parse(f"${parsed[0].rstrip().rstrip('.,')}$")
-        if len(retry) == 2:
-            return retry
-    return parsed
-
-
 def find(regions: list[str], gold_latex: str | None) -> dict[str, Any]:
     """The answer math-verify extracts from the first region it finds mathematics in, and (with a gold
     answer) whether it matches. When no region has math that parses, the first match that did not parse is
@@ -148,7 +143,7 @@ def find(regions: list[str], gold_latex: str | None) -> dict[str, Any]:
     removes, still equals itself)."""
     unparsed = None
     for region in regions:
-        parsed = _parse_region(region)
+        parsed = _parse(region)
         if len(parsed) == 1 and unparsed is None:
             unparsed = (parsed, region)
         if len(parsed) < 2:
@@ -156,7 +151,7 @@ def find(regions: list[str], gold_latex: str | None) -> dict[str, Any]:
         parsed = _last_of_chain(parsed)
         ok = gold_latex is not None and _equal_to_gold(gold_latex, parsed, region, whole=False)
         return {"ok": ok, "extracted": parsed[-1]}
-    if unparsed is None:
+    if unparsed is None or "unparsed-fallback" in OFF:
         return {"ok": False, "extracted": None}
     ok = gold_latex is not None and _equal_to_gold(gold_latex, unparsed[0], unparsed[1], whole=False)
     return {"ok": ok, "extracted": unparsed[0][0]}

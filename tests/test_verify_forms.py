@@ -107,6 +107,7 @@ SPELLINGS = [
      "40", True),
     (r"The answer is: \( \boxed{8\sqrt{3}} \).", r"8\sqrt{3} \text { square inches}", True),
     (r"\boxed{x = 2 + 3 = 5}", "5", True),
+    (r"So, \( x = 14 \) and \( y = 15 \) is not a solution.", "15", False),  # two answers, not a chain (math-381)
     # degrees
     (r"Therefore, the measure of angle $BAE$ is $30^\circ$.", "30", True),
     (r"\boxed{30}", r"30^\circ.", True),  # MATH gold with a closing period
@@ -182,6 +183,9 @@ def test_answer_regions():
         (r"-\frac{5}{3}.", r"-\frac{5}{3}"),
         (r"5\,", r"5\,"),  # a spacing command, not punctuation
         ("7\x00", "7"),
+        (r"\begin{pmatrix} 1 \\ \phantom -1 \end{pmatrix}", r"\begin{pmatrix} 1 \\ 1 \end{pmatrix}"),
+        (r"2007 + \frac\pi 2", r"2007 + \frac{\pi}{2}"),
+        (r"is \(30^\circ.\)", r"is \(30^\circ\)"),
     ],
 )
 def test_prepare(raw, prepared):
