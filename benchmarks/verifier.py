@@ -90,7 +90,7 @@ def plain_math_verify(gold: str, response: str, wrap_gold: bool) -> bool:
 def run_checkers(rows: list[dict]) -> dict[str, float]:
     """Fills each row's verdicts; returns seconds per 1,000 answers of each checker."""
     verifier = Verifier()
-    verifier.verify(r"\boxed{\frac12}", "0.5")  # a warm worker: start-up is not per-answer time
+    verifier.warm_up()  # start-up is not per-answer time
     seconds = {}
     start = time.perf_counter()
     for r in rows:
@@ -220,7 +220,7 @@ def hostile(timeout_s: float) -> dict:
     from hostile_answers import corpus
 
     verifier = Verifier(timeout_s=timeout_s)
-    verifier.verify(r"\boxed{\frac12}", "0.5")
+    verifier.warm_up()
     cases = []
     for case in corpus():
         v = Verifier(timeout_s=timeout_s, answer_pattern=case.pattern) if case.pattern else verifier

@@ -221,7 +221,7 @@ class VerifyResult:
 
 # The kill, the replacement's Popen and the reply's trip take a few ms; leaving this much of `timeout_s`
 # for them keeps a call that runs over inside `timeout_s` in all.
-_KILL_MARGIN_S = 0.05
+_KILL_MARGIN_S = 0.1
 
 
 class Verifier:
@@ -229,8 +229,9 @@ class Verifier:
 
     A call returns within `timeout_s` (finding the answer, the math-verify check and, when the check runs
     over, killing it): such a check is counted in `timeouts` and scored incorrect with `timed_out=True`.
-    The one wait on top is a worker's start-up (~0.5-1 s) when none is ready: the first slow check in a
-    process or thread. A spare worker is kept, so the call after a kill does not wait. Thread-safe.
+    The one wait on top is a worker's start-up (0.5-2 s, importing sympy) when none is ready: the first slow
+    check in a process, or a burst of kills. A spare worker is kept, so the call after a kill does not wait.
+    Thread-safe.
     """
 
     def __init__(self, timeout_s: float = 2.0, answer_pattern: str | None = None) -> None:
@@ -251,6 +252,11 @@ class Verifier:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._count_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Start the math-verify workers now and wait until they are ready (0.5-2 s once per process), so the
+        first checks neither wait for a start-up nor share the CPU with one."""
+        _POOL.warm()
 
     def locate(self, text: str) -> str | list[str] | None:
         """Where the final answer is (rules 1-4 of the module doc), without sympy: the answer itself (str),
@@ -336,10 +342,11 @@ class Verifier:
         reply = worker.ask(request, deadline - time.monotonic())
         if reply is not None:
             _POOL.checkin(worker)
+            _POOL.keep_spare()
             extracted = reply.get("extracted", answer) if answer is None else answer
             return VerifyResult(bool(reply["ok"]), extracted)
         worker.kill(wait=False)
-        _POOL.start_one()  # the replacement; the pool's spare serves the next caller meanwhile
+        _POOL.keep_spare()  # the replacement; a spare serves the next caller meanwhile
         with self._count_lock:
             self.timeouts += 1
         return VerifyResult(False, answer, timed_out=True)

@@ -23,6 +23,10 @@ from typing import Any
 _WORKER_MEMORY_BYTES = 4 << 30  # a runaway sympy call fails with MemoryError instead of starving the machine
 _STARTUP_TIMEOUT_S = 60.0  # only a cold worker waits for this (importing sympy takes ~0.5 s)
 _MAX_IDLE_WORKERS = 8
+# Idle workers kept beyond the one in use. Kills come in bursts (a policy that found a pathological answer
+# writes it again), and a replacement takes 0.5-2 s to import sympy: two spares cover two kills in a row.
+# A worker at rest holds ~60 MB.
+_SPARES = 2
 
 # ---------------------------------------------------------------------------------------------------
 # Child side: the math-verify calls (the parent bounds their time)
@@ -345,8 +349,8 @@ class _Worker:
 class _Pool:
     """Idle workers shared by all Verifiers: one per concurrent caller, reused, replaced when killed.
 
-    Taking the last idle worker starts a spare, so one is usually ready when a check has to be killed: the
-    next call then does not wait for a start-up (~0.5-1 s) on top of its own time bound."""
+    Spares are kept (`keep_spare`), so one is ready when a check has to be killed: the next call then does not
+    wait for a start-up (0.5-2 s) on top of its own time bound."""
 
     def __init__(self) -> None:
         self._idle: list[_Worker] = []
@@ -366,10 +370,30 @@ class _Pool:
             worker = (ready or self._idle or [None])[-1]
             if worker is not None:
                 self._idle.remove(worker)
-            spare = not self._idle and not self._starting
-        if spare:
-            self.start_one()
         return worker if worker is not None else _Worker()
+
+    def keep_spare(self) -> None:
+        """After a check (or a kill): top up to one worker plus `_SPARES` idle or starting. Not at checkout, so
+        a cold start does not share the CPU with more imports of sympy."""
+        with self._lock:
+            missing = 1 + _SPARES - len(self._idle) - len(self._starting)
+        for _ in range(missing):
+            self.start_one()
+
+    def warm(self) -> None:
+        """Start the workers now and wait until they are ready."""
+        worker = self.checkout()
+        worker.wait_ready()
+        self.checkin(worker)
+        self.keep_spare()
+        with self._lock:
+            starting = list(self._starting)
+        for thread in starting:
+            thread.join(timeout=_STARTUP_TIMEOUT_S)
+        with self._lock:
+            idle = list(self._idle)
+        for w in idle:
+            w.wait_ready()
 
     def start_one(self) -> None:
         """Start a worker into the idle list on a thread (a Popen can take tens of ms on a loaded machine)."""

@@ -14,6 +14,7 @@ from scaffold_rl.verify_forms import MAX_PARAGRAPHS, answer_regions, answer_tag,
 @pytest.fixture(scope="module")
 def verifier():
     v = Verifier(timeout_s=5.0)
+    v.warm_up()
     yield v
     V.shutdown_workers()
     assert not V._LIVE_WORKERS
