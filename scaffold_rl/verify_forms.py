@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["MAX_PARAGRAPHS", "MAX_REGION_CHARS", "OFF", "answer_regions", "answer_tag", "hash_answer", "has_math_delimiters", "prepare",
-           "prepare_text"]
+__all__ = ["MAX_PARAGRAPHS", "MAX_REGION_CHARS", "OFF", "answer_regions", "answer_tag", "final_part", "hash_answer",
+           "has_math_delimiters", "prepare", "prepare_text"]
 
 # Rules switched off, for the ablation in benchmarks/verifier.py only (a comma list; the worker reads the same
 # variable for its own rules). Empty in normal use.

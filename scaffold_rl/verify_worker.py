@@ -56,8 +56,9 @@ def _last_of_chain(parsed: list) -> list:
     """A chain `V = 20 \\times 2 = 40 \\text{ cubic inches}` answers with its last member (`40`).
 
     math-verify itself falls back to the last member only when the whole chain fails to parse; a chain that
-    parses becomes `Eq & Eq`, which equals no number. Only such an `Eq & Eq` is cut. Uses its own `get_last_eq` (2-part equations and
-    anything with a comma are left alone, so `x=5` and `a=1,b=2` keep their meaning)."""
+    parses becomes `Eq & Eq`, which equals no number. Only such an `Eq & Eq` is cut, at math-verify's own
+    `get_last_eq` (2-part equations and anything with a comma are left alone, so `x=5` and `a=1,b=2` keep
+    their meaning)."""
     from math_verify.parser import get_last_eq
     from sympy import And, Eq
 

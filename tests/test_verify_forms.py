@@ -104,8 +104,8 @@ SPELLINGS = [
      True),
     (r"The range is \((0, \infty)\).", r"[0,\infty)", False),
     # units: a chain's last member, `\text {` with a space (math-744's gold), square/cubic units
-    ("Therefore, Timothy's locker is: \\[ \\text{Volume of Timothy's locker} = 20 \\times 2 = 40 \\text{ cubic inches} \\]",
-     "40", True),
+    ("Therefore, Timothy's locker is: \\[ \\text{Volume of Timothy's locker} = 20 \\times 2 = 40 "
+     "\\text{ cubic inches} \\]", "40", True),
     (r"The answer is: \( \boxed{8\sqrt{3}} \).", r"8\sqrt{3} \text { square inches}", True),
     (r"\boxed{x = 2 + 3 = 5}", "5", True),
     (r"So, \( x = 14 \) and \( y = 15 \) is not a solution.", "15", False),  # two answers, not a chain (math-381)
