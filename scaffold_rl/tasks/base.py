@@ -69,9 +69,12 @@ class TaskBase:
         return ChatRenderer(tokenizer, **({} if system is None else {"system": system or None}))
 
     def extract_answer(self, text: str) -> str | None:
-        from scaffold_rl.verify import extract_answer
+        """The answer the checker compares (boxed, or found in prose), so majority votes count what it scores."""
+        from scaffold_rl.verify import Verifier, default_verifier
 
-        return extract_answer(text, self.answer_pattern)
+        if self.answer_pattern is None:
+            return default_verifier().extract(text)
+        return Verifier(answer_pattern=self.answer_pattern).extract(text)
 
     def scorer(self, kind: str, timeout_s: float):
         """Score(reward, correct, timed_out) of a response: 'strict' = the reference chain reproduced, 'answer' =
