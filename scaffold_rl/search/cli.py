@@ -48,7 +48,7 @@ def cmd_search(args) -> None:
     from scaffold_rl.search.build import answer_checker, make_scorer, make_search_policy, search_many
     from scaffold_rl.search.types import SearchConfig
     from scaffold_rl.tasks import build_task
-    from scaffold_rl.train.trainer import set_threads
+    from scaffold_rl.runtime import set_threads
 
     if args.help_config:
         print(describe_config(SearchConfig))

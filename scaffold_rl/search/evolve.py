@@ -58,8 +58,8 @@ def evolve(cfg, ecfg: EvolveConfig, run_dir: Path | None = None, echo=print) -> 
     from scaffold_rl.models.loading import load_policy
     from scaffold_rl.search.build import make_search_policy
     from scaffold_rl.tasks import build_task
-    from scaffold_rl.train.run import make_sampler
-    from scaffold_rl.train.trainer import set_threads
+    from scaffold_rl.rollout.factory import make_sampler
+    from scaffold_rl.runtime import set_threads
 
     set_threads(cfg.train.threads)
     run_dir = Path(run_dir) if run_dir else _new_run_dir(cfg)
@@ -215,8 +215,9 @@ def _retrain_prm(ecfg, prm, searched, round_index, echo):
 
 def _greedy(cfg, sampler, held_out) -> dict:
     from scaffold_rl.eval.evaluate import evaluate_levels
+    from scaffold_rl.eval.held_out import eval_max_new_tokens
 
-    res = evaluate_levels(sampler, held_out, max_new_tokens=cfg.eval.max_new_tokens, samples=0)
+    res = evaluate_levels(sampler, held_out, max_new_tokens=eval_max_new_tokens(cfg), samples=0)
     return {level: m["greedy"] for level, m in res.items()}
 
 

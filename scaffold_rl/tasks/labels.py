@@ -10,7 +10,8 @@ import dataclasses
 from scaffold_rl.types import Problem
 
 # meta fields that give the answer away (a dataset's worked solution ends in the answer; SEELE reads it)
-LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer")
+# ("columns": the raw dataset row, which holds the answer too)
+LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer", "columns")
 
 
 def has_label(problem: Problem, kind: str) -> bool:
