@@ -36,7 +36,8 @@ def labeled_only(by_level: dict[int, list[Problem]], kind: str) -> tuple[dict[in
         return kept, None
     if not any(by_level.values()):
         return kept, "the held-out set is empty"
-    what = "reference chains (reward.kind=strict)" if kind == "strict" else "gold answers"
+    what = "reference chains (reward.kind=strict; answers alone: reward.kind=answer)" if kind == "strict" \
+        else "gold answers"
     return kept, f"the held-out problems have no {what}, so accuracy cannot be measured"
 
 

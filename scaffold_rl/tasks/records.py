@@ -60,7 +60,7 @@ class RecordsTask(TaskBase):
         problems = parse_rows(data, name, name, cfg.task, needs_answers(cfg))
         if eval_data is not None:
             held = parse_rows(eval_data, f"{name} (eval)", f"{name}-eval", cfg.task, False)
-            return cls(cfg, name, problems, held, held_out_name=f"eval_dataset ({len(held)} rows)")
+            return cls(cfg, name, problems, held, held_out_name="eval_dataset")
         return cls(cfg, name, problems, eval_set(cfg))
 
     def train_problems(self, n: int) -> list[Problem]:
