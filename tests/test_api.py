@@ -139,7 +139,7 @@ def boxed_reward(prompts, completions, answer, **kwargs):
     return [1.0 if a is not None and f"\\boxed{{{a}}}" in c else 0.0 for c, a in zip(completions, answer)]
 
 
-def test_python_dataset_and_model_in_memory(tmp_path):
+def test_python_dataset_and_model_in_memory(tmp_path, capsys):
     from scaffold_rl.models.loading import load_hf_model
     from tests.test_real_models import save_tiny
 
@@ -160,6 +160,7 @@ def test_python_dataset_and_model_in_memory(tmp_path):
     # the recorded names say what a CLI resume can and cannot rebuild
     with pytest.raises(SystemExit):
         cli_main(["train", "--resume", str(result.run_dir)])
+    assert "this run's data was passed in Python" in capsys.readouterr().err
 
 
 def test_trl_reward_functions_are_summed_batched_and_decide_correct():
