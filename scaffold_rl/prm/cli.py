@@ -95,7 +95,10 @@ def policy_sampler(cfg, task=None, echo=print):
     from scaffold_rl.rollout.sampler import Sampler
     from scaffold_rl.tasks import build_task
 
+    from scaffold_rl.startup import check_model_reads_task
+
     task = task or build_task(cfg)
+    check_model_reads_task(cfg, task)  # before any model is loaded
     model, tokenizer = load_policy(cfg, echo=echo)
     r = cfg.rollout
     generator = TransformersGenerator(model, tokenizer, batch_size=r.max_batch_sequences, static_cache=r.static_cache)

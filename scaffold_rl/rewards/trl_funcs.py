@@ -125,6 +125,9 @@ def load_reward_funcs(specs: Sequence[str]) -> list[Callable]:
         module_name, sep, attr = spec.rpartition(":")
         if not sep or not module_name or not attr:
             raise ValueError(f"reward function {spec!r}: write 'module:function' or 'path/to/file.py:function'")
+        if module_name == "python":  # how scaffold_rl.train records a function it cannot name for import
+            raise ValueError(f"reward function {spec!r} was passed to scaffold_rl.train in Python; pass it again "
+                             "(reward_funcs=[...]) or name an importable 'module:function'")
         if module_name.endswith(".py"):
             import_plugins([module_name])  # imported once, under a stable name
             module = importlib.import_module(f"scaffold_rl_plugin_{Path(module_name).stem}")
