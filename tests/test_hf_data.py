@@ -129,3 +129,4 @@ def test_a_task_the_embedded_model_cannot_read_needs_a_model_before_anything_loa
     with pytest.raises(ConfigError, match=r"task '.*mine.jsonl' needs a model that can read it: set model.path"):
         train(cfg, echo=lambda *a: None)
     assert not (tmp_path / "cache").exists()  # no embedded model was built or loaded
+    assert not (tmp_path / "runs").exists()  # and no run folder was left behind

@@ -180,29 +180,12 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         if run_dir is None:
             raise ValueError("--resume needs the run folder")
         cfg = load_config(RunConfig, Path(run_dir) / "config.yaml")
-    # before any folder is made or model loaded: plugin names, strategy, reward, trackers, TRL's arguments
+    # before any folder is made or model loaded: plugin names, strategy, reward, trackers, TRL's arguments, data
     check_config(cfg, python_funcs=bool(reward_funcs))
-    if not resume:
-        if run_dir is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise ConfigError("a multi-process run needs --run-dir (every process must write the same run folder)")
-        run_dir = Path(run_dir) if run_dir else create_run_dir(cfg)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-    run_dir = Path(run_dir)
+    if not resume and run_dir is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("a multi-process run needs --run-dir (every process must write the same run folder)")
+    trl_arguments(cfg, Path(run_dir or cfg.output_dir) / "checkpoints")
     set_threads(cfg.train.threads)
-    log = MetricsLog(run_dir / "metrics.jsonl")
-    ckpt_dir = run_dir / "checkpoints"
-    try:
-        args = grpo_args(cfg, ckpt_dir)
-    except ConfigError:
-        raise
-    except ValueError as err:  # batch geometry, TRL refusing a train.trl value
-        raise ConfigError(str(err)) from err
-    checkpoint = last_complete_checkpoint(ckpt_dir) if resume else None
-    if resume:
-        log.truncate_after(int(checkpoint.name.split("-")[-1]) if checkpoint else 0)
-        echo(f"resuming {run_dir} from {checkpoint.name if checkpoint else 'the start'}")
-
     task = task if task is not None else build_task(cfg)
     check_model_reads_task(cfg, task, model_given=model is not None)
     problems = task.train_problems(cfg.task.num_train_problems)
@@ -211,6 +194,19 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     if not cfg.reward.funcs:  # TRL-style functions read what they need themselves (answer may be None)
         check_training_labels(cfg, problems)  # a correctness reward on answerless problems fails here, at startup
     check_held_out(cfg, task)  # so does an empty or answerless held-out set
+
+    if not resume:
+        run_dir = Path(run_dir) if run_dir else create_run_dir(cfg)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+    run_dir = Path(run_dir)
+    log = MetricsLog(run_dir / "metrics.jsonl")
+    ckpt_dir = run_dir / "checkpoints"
+    args = trl_arguments(cfg, ckpt_dir)
+    checkpoint = last_complete_checkpoint(ckpt_dir) if resume else None
+    if resume:
+        log.truncate_after(int(checkpoint.name.split("-")[-1]) if checkpoint else 0)
+        echo(f"resuming {run_dir} from {checkpoint.name if checkpoint else 'the start'}")
     echo(f"data: {len(problems)} training problems; held out: {task.split_info.get('held_out', '-')}")
     if model is not None:
         if tokenizer is None:
@@ -305,6 +301,16 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
         write_report(run_dir)
     trainer.accelerator.end_training()
     return run_dir
+
+
+def trl_arguments(cfg, ckpt_dir: Path):
+    """grpo_args, with its refusals (batch geometry, train.trl) as ConfigErrors: reported, not a traceback."""
+    try:
+        return grpo_args(cfg, ckpt_dir)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
 
 def tensorboard_into(trainer, folder: Path) -> None:
