@@ -3,6 +3,7 @@ files. Every scaffold metric (scaf/*, reward, zero-advantage share, cliff/* grad
 evaluations (before training at step 0, every eval.every steps) must be there."""
 import importlib.util
 import json
+import time
 
 import pytest
 
@@ -95,12 +96,27 @@ def test_wandb_offline_run_records_the_scaffold_metrics(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(importlib.util.find_spec("trackio") is None,
                     reason="trackio is not installed here (its pillow<13 pin conflicts with this venv's pillow 13)")
-def test_trackio_local_run_records_the_scaffold_metrics(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "trackio"))  # read when trackio is first imported
+def test_trackio_local_run_records_the_scaffold_metrics(tmp_path):
     from trackio.sqlite_storage import SQLiteStorage
 
-    tracked_run(tmp_path, "trackio")
-    logs = SQLiteStorage.get_logs("huggingface", run="t")  # transformers' default project; the run is cfg.name
+    # trackio fixes its store folder when transformers first imports it, so the test's run gets its own project
+    # (TrainingArguments.project, through train.trl) and is removed afterwards
+    project = f"scaffold-rl-test-{tmp_path.name}"
+    cfg = tiny_config(tmp_path, train__steps=2, eval__every=1, reward__kind="answer")
+    cfg.train.report_to, cfg.train.trl = "trackio", {"project": project}
+    cfg.strategy.name, cfg.strategy.exemption_steps = "scaf_grpo", 0
+    cfg.strategy.scaf.hint_tiers = ["solution"]
+    try:
+        train(cfg, run_dir=tmp_path / "run", echo=lambda *a: None, make_report=False)
+        for _ in range(50):  # trackio's local sender writes from a thread: give it a moment (once, 1 run in 6)
+            logs = SQLiteStorage.get_logs(project, run=cfg.name)
+            if sum("train/reward" in r for r in logs) >= 2:
+                break
+            time.sleep(0.2)
+    finally:
+        db = SQLiteStorage.get_project_db_path(project)
+        for path in db.parent.glob(project + "*"):
+            path.unlink()
     steps = [r for r in logs if "train/reward" in r]
     assert [r["train/global_step"] for r in steps] == [1, 2]
     assert all("train/scaf/triggered" in r and "train/zero_adv_frac" in r for r in steps)
