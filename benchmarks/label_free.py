@@ -35,6 +35,7 @@ from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.demo import evaluate_base
 from scaffold_rl.eval.compare import summary_rows, write_comparison
+from scaffold_rl.eval.held_out import eval_max_new_tokens
 from scaffold_rl.train.trainer import set_threads
 
 DEMO_CONFIG = Path(__file__).parents[1] / "scaffold_rl" / "configs" / "demo.yaml"
@@ -66,7 +67,7 @@ def chain_and_answer(cfg: RunConfig, model_path: Path | None = None) -> dict[str
     task = build_task(cfg)
     sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
     sampler.reward = lambda problem, response: Score(0.0, False)  # scored below, three ways
-    params = SamplingParams(max_new_tokens=cfg.eval.max_new_tokens, greedy=True)
+    params = SamplingParams(max_new_tokens=eval_max_new_tokens(cfg), greedy=True)
     out = {}
     for level, problems in task.eval_problems(cfg.eval.n_per_level).items():
         groups = sampler.sample([(p, None) for p in problems], 1, seed=1234, params=params)

@@ -61,7 +61,7 @@ def main():
     common = [f"train.max_minutes={a.minutes}", "train.budget_clock=cpu", f"task.num_train_problems={a.pool}",
               f"task.train_levels=[{a.levels}]", "eval.samples=0", "eval.every=0"] + a.overrides
     seele = arm_from_spec("seele")
-    arms = [Arm(f"seele-t{t:g}-s{seed}", seele.overrides + [f"strategy.seele_target={t}", f"train.seed={seed}"])
+    arms = [Arm(f"seele-t{t:g}-s{seed}", seele.overrides + [f"strategy.seele.target={t}", f"train.seed={seed}"])
             for t in targets for seed in seeds]
     run_dirs = run_arms(arms, common, a.config, a.out, parallel=2, threads=1)
     rows = []
