@@ -28,6 +28,7 @@ def test_default_config_uses_the_shipped_model_whatever_the_cpu(monkeypatch, tmp
 
 def test_the_shipped_model_reproduces_its_evaluation_table():
     from scaffold_rl.eval.evaluate import evaluate_levels
+    from scaffold_rl.eval.held_out import eval_max_new_tokens
     from scaffold_rl.models.loading import load_policy
     from scaffold_rl.tasks import build_task
     from scaffold_rl.train.run import make_sampler
@@ -39,11 +40,11 @@ def test_the_shipped_model_reproduces_its_evaluation_table():
     task = build_task(cfg)
     sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
     by_level = task.eval_problems(cfg.eval.n_per_level)
-    got = evaluate_levels(sampler, by_level, max_new_tokens=cfg.eval.max_new_tokens, seed=1234)
+    got = evaluate_levels(sampler, by_level, max_new_tokens=eval_max_new_tokens(cfg), seed=1234)
     assert {k: v["greedy"] for k, v in got.items()} == table["levels"]
     hard = task.first_hard_level
     for key, expected in table["hints"].items():
         depth = int(key.split("k=")[1])
-        res = evaluate_levels(sampler, {hard: by_level[hard]}, max_new_tokens=cfg.eval.max_new_tokens,
+        res = evaluate_levels(sampler, {hard: by_level[hard]}, max_new_tokens=eval_max_new_tokens(cfg),
                               hint_depth=depth, seed=1234)
         assert res[f"L{hard}"]["greedy"] == expected, key

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from scaffold_rl import verify as V
-from scaffold_rl.tasks import BenchmarkTask
+from scaffold_rl.tasks.files import FileTask
 from scaffold_rl.verify import Verifier, VerifyResult, extract_answer
 from scaffold_rl.verify_forms import MAX_PARAGRAPHS, answer_regions, answer_tag, hash_answer, prepare
 
@@ -71,7 +71,7 @@ def test_extraction_forms(verifier, text, gold, correct, extracted):
 
 
 def test_benchmark_task_votes_on_the_checkers_answer(verifier):
-    task = BenchmarkTask.__new__(BenchmarkTask)  # extract_answer needs no data
+    task = FileTask.__new__(FileTask)  # extract_answer needs no data
     assert task.extract_answer("Final Answer: The final answer is $16\\pi$. I hope it is correct.") == r"16\pi"
     assert task.extract_answer(r"so \boxed{7}") == "7"
 
