@@ -23,14 +23,13 @@ import statistics
 import time
 from pathlib import Path
 
-from scaffold_rl.arms import Arm, arm_from_spec, cached_json, load_run, run_arms
+from scaffold_rl.arms import Arm, add_budget_args, arm_from_spec, budget_overrides, cached_json, load_run, run_arms
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.demo import evaluate_base
 from scaffold_rl.eval.compare import arm_of, summary_rows, write_comparison
 
 DEMO_CONFIG = Path(__file__).parents[1] / "scaffold_rl" / "configs" / "demo.yaml"
-STEP_CAP = 100_000  # train.steps when the budget is in tokens or minutes: never the binding limit
 
 
 def stats(values: list[float]) -> dict:
@@ -64,15 +63,6 @@ def aggregate(rows: list[dict], arms: list[str], levels: list[str], hard: str) -
     return out
 
 
-def budget_overrides(a) -> tuple[list[str], str]:
-    if a.steps:
-        return [f"train.steps={a.steps}"], f"{a.steps} steps"
-    if a.minutes:
-        return [f"train.steps={STEP_CAP}", f"train.max_minutes={a.minutes}", f"train.budget_clock={a.clock}"], \
-            f"{a.minutes:g} {a.clock}-clock minutes (machine-dependent)"
-    return [f"train.steps={STEP_CAP}", f"train.max_tokens={a.tokens}"], f"{a.tokens / 1e6:g} M tokens"
-
-
 def print_table(summary: dict, base: dict, levels: list[str], hard: str) -> None:
     head = levels + [f"{hard} min over seeds", "gain vs grpo (abs / SEs)", "steps", "tokens (M)", "time vs grpo",
                      "zero-adv", "prompt usage", "graduations", "hard pass@64 before → after"]
@@ -94,11 +84,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arms", default="grpo,scaf,scaf_hint_tokens,reference")
     ap.add_argument("--seeds", default="0,1,2,3,4")
-    budget = ap.add_mutually_exclusive_group()
-    budget.add_argument("--tokens", type=int, default=1_500_000, help="tokens of work per arm (default)")
-    budget.add_argument("--steps", type=int, help="training steps per arm")
-    budget.add_argument("--minutes", type=float, help="training minutes per arm (machine-dependent)")
-    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help="clock of --minutes")
+    add_budget_args(ap, tokens=1_500_000)
     ap.add_argument("--eval-every", type=int, default=10, help="steps between evaluations of the hard level")
     ap.add_argument("--pass-k", type=int, default=64, help="samples per hard problem for pass@k before and after")
     ap.add_argument("--parallel", type=int, default=2, help="arms trained at once (one thread each)")

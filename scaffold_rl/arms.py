@@ -135,3 +135,30 @@ def load_run(run_dir: Path) -> dict:
         "base": json.loads((run_dir / "eval_base.json").read_text()),
         "final": json.loads((run_dir / "eval_final.json").read_text()),
     }
+
+
+STEP_CAP = 100_000  # train.steps when the budget is in tokens or minutes: never the binding limit
+
+
+def add_budget_args(parser, tokens: int) -> None:
+    """--tokens (default `tokens`) | --steps | --minutes [--clock]: the per-arm training budget of a benchmark."""
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--tokens", type=int, default=tokens,
+                        help="tokens of work per run: generated + trained, counted exactly (default; the same "
+                             "compute on any machine)")
+    budget.add_argument("--steps", type=int, help="training steps per run")
+    budget.add_argument("--minutes", type=float, help="training minutes per run (a convenience: machine-dependent)")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help="clock of --minutes")
+
+
+def budget_overrides(args) -> tuple[list[str], str]:
+    """The config overrides of the budget add_budget_args parsed, and a phrase naming it."""
+    # each form states all three limits, so a budget in the config file never silently binds instead
+    if args.steps:
+        return [f"train.steps={args.steps}", "train.max_tokens=null", "train.max_minutes=null"], f"{args.steps} steps"
+    if args.minutes:
+        return ([f"train.steps={STEP_CAP}", "train.max_tokens=null", f"train.max_minutes={args.minutes}",
+                 f"train.budget_clock={args.clock}"], f"{args.minutes:g} {args.clock}-clock minutes (machine-dependent)")
+    return ([f"train.steps={STEP_CAP}", f"train.max_tokens={args.tokens}", "train.max_minutes=null"],
+            f"{args.tokens / 1e6:g} M tokens")
+
