@@ -59,10 +59,11 @@ def cmd_train(args) -> None:
 
 
 def cmd_demo(args) -> None:
+    from scaffold_rl.arms import split_arm_specs
     from scaffold_rl.demo import DEFAULT_ARMS, run_demo
 
     config = args.config or DEMO_CONFIG
-    arms = tuple(a for a in args.arms.split(",") if a) if args.arms else DEFAULT_ARMS
+    arms = tuple(split_arm_specs(args.arms)) if args.arms else DEFAULT_ARMS
     run_demo(config, args.overrides, arms=arms)
 
 
