@@ -32,8 +32,18 @@ class TaskConfig:
     system_prompt: str | None = knob(None, "System message of chat prompts (datasets answered by a chat model). "
                                      "None = 'Please reason step by step, and put your final answer within "
                                      "\\boxed{}.'; '' = no system message.")
-    train_levels: list[int] = knob([2, 3, 3], "Arithmetic levels sampled for RL training; repeat a level to weight it.")
-    eval_levels: list[int] = knob([1, 2, 3, 4], "Arithmetic levels evaluated per run (held-out test split).")
+    train_levels: list[int] = knob([2, 3, 3], "Levels sampled for RL training (arithmetic, reasoning-gym); repeat a "
+                                   "level to weight it.")
+    eval_levels: list[int] = knob([1, 2, 3, 4], "Levels evaluated per run (held-out test split).")
+    rg: dict[str, Any] = knob({}, "reasoning-gym (task.name=rg:<dataset>): fields of the dataset's config, applied "
+                              "at every level on top of its curriculum, e.g. {min_digits: 2, max_digits: 2} for "
+                              "rg:chain_sum (levels then differ by the number of terms alone). seed and size are "
+                              "set by scaffold-rl.")
+    rg_levels: dict[int, dict[str, Any]] = knob({}, "reasoning-gym: level -> config fields of that level (on top of "
+                                                "task.rg), replacing the curriculum's levels, e.g. {1: {min_terms: "
+                                                "2, max_terms: 2}, 2: {min_terms: 3, max_terms: 3}}. Empty = the "
+                                                "dataset's curriculum, level L = its global level L-1 (a dataset "
+                                                "without one has level 1 only).")
     value_min: int = knob(100, "Smallest value any intermediate result may take (arithmetic).")
     value_max: int = knob(999, "Largest value any intermediate result may take (arithmetic). A wide range keeps the "
                           "chance that a wrong chain hits the right answer low.")
@@ -165,7 +175,8 @@ class RolloutConfig:
 class RewardConfig:
     kind: Literal["strict", "answer"] = knob("strict", "'strict': 1 only when the whole reference chain is "
                                              "reproduced (no lucky answers; needs a task with references). "
-                                             "'answer': 1 when the final answer verifies.")
+                                             "'answer': 1 when the final answer verifies. reasoning-gym tasks "
+                                             "always use the dataset's score_answer (partial credit).")
     verifier_timeout_s: float = knob(2.0, "Time bound per answer check; a timed-out check scores 0 and is counted.")
     spec: str | dict[str, Any] | None = knob(
         None, "Reward trained on (docs/rewards.md). None = correctness of `kind` alone. A sum of weighted terms, "

@@ -9,8 +9,9 @@ import dataclasses
 
 from scaffold_rl.types import Problem
 
-# meta fields that give the answer away (a dataset's worked solution ends in the answer; SEELE reads it)
-LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer")
+# meta fields that give the answer away (a dataset's worked solution ends in the answer; SEELE reads it; a
+# reasoning-gym entry holds the answer its scorer compares with)
+LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer", "rg_entry")
 
 
 def has_label(problem: Problem, kind: str) -> bool:
