@@ -28,7 +28,8 @@ class TaskConfig:
                                  "training data (task.eval_fraction, else its first eval.n_per_level rows).")
     eval_fraction: float | None = knob(None, "Share of the training file held out for evaluation, drawn with "
                                        "task.seed (e.g. 0.1). None = the first eval.n_per_level rows (files), or the "
-                                       "task's own test split (arithmetic, reasoning-gym).")
+                                       "task's own test split (arithmetic; reasoning-gym: 0.2 of each level's "
+                                       "questions, chosen by a hash of the text, which this knob also sets).")
     system_prompt: str | None = knob(None, "System message of chat prompts (datasets answered by a chat model). "
                                      "None = 'Please reason step by step, and put your final answer within "
                                      "\\boxed{}.'; '' = no system message.")

@@ -36,7 +36,17 @@ def questions(problems):
 # --- worked chains -------------------------------------------------------------------------------------------
 
 def test_step_builders_reproduce_the_answer_or_give_none():
-    from scaffold_rl.data.rg_steps import by_precedence, left_to_right
+    from scaffold_rl.data.rg_steps import (by_place_value, by_precedence, left_to_right, place_values,
+                                          reversed_letters)
+
+    assert place_values(473) == [400, 70, 3] and place_values(-25) == [-20, -5] and place_values(0) == [0]
+    assert place_values(105) == [100, 5]
+    assert by_place_value("42 - 25 - 73", "-56") == ["42-20=22.22-5=17.", "17-70=-53.-53-3=-56."]
+    assert by_place_value("4 + 0 - 9", "-5") == ["4+0=4.", "4-9=-5."]
+    assert by_place_value("42 - 25", "18") is None
+    assert reversed_letters({"answer": "buc", "metadata": {"word": "cub"}}) == ["b", "u", "c"]
+    assert reversed_letters({"answer": "cub", "metadata": {"word": "cub"}}) is None
+    assert reversed_letters({"answer": "x", "metadata": {}}) is None
 
     assert left_to_right("42 - 25 - 73", "-56") == ["42-25=17.", "17-73=-56."]
     assert left_to_right("42 * 25", "1050") == ["42*25=1050."]
@@ -65,7 +75,8 @@ def test_curriculum_levels_and_task_rg_on_top(tmp_path):
     p = task.eval_problems(3)[3][0]
     terms = p.meta["rg_entry"]["metadata"]["expression"].split()[::2]
     assert p.level == 3 and len(terms) == 4 and all(len(t) == 2 for t in terms)
-    assert len(p.solution_steps) == 3 and p.reference == "".join(p.solution_steps) + f"\n<answer>{p.answer}</answer>"
+    assert len(p.solution_steps) == 3  # one step per operation
+    assert p.reference == "".join(p.solution_steps) + f"\n<answer>{p.answer}</answer>"
     assert p.prompt == p.meta["rg_entry"]["question"] + "\nS:"
 
 
@@ -152,15 +163,26 @@ def test_chain_sum_partial_credit_and_chain_rendering(tmp_path):
 
 @needs_rg
 def test_labels_and_hints_follow_the_dataset(tmp_path):
-    cfg = rg_config(tmp_path, "spell_backward")
+    cfg = rg_config(tmp_path, "caesar_cipher")  # non-numeric, no step builder
     task = build_task(cfg)
     p = task.train_problems(1)[0]
     assert not task.supports_hints and p.hints == {} and p.reference == f"<answer>{p.answer}</answer>"
     assert "rg_entry" not in without_labels(p).meta  # the entry holds the answer
     assert build_task(rg_config(tmp_path, "basic_arithmetic")).supports_hints
+    spell = build_task(rg_config(tmp_path, "spell_backward")).train_problems(1)[0]
+    word = spell.meta["rg_entry"]["metadata"]["word"]
+    assert spell.solution_steps == tuple(word[::-1])  # one letter per step: a hint is the answer's first letters
+    assert spell.reference == f"{word[::-1]}\n<answer>{word[::-1]}</answer>"
     cfg.strategy.name = "scaf_grpo"
     with pytest.raises(ConfigError, match="no worked solutions"):
         build_task(cfg)
+
+
+def test_embedded_readability_uses_the_tokenizers_characters():
+    from scaffold_rl.models.embedded import CHARS
+    from scaffold_rl.tasks.reasoning_gym import EMBEDDED_CHARS
+
+    assert EMBEDDED_CHARS == frozenset(CHARS)
 
 
 @needs_rg
@@ -251,6 +273,6 @@ def test_two_step_training_run_from_the_cli(tmp_path):
 
 @needs_rg
 def test_cli_unknown_dataset_exits_with_the_message(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "scaffold_rl", "train", "--dry-run", "task.name=rg:nope_nope"],
-                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    out = subprocess.run([sys.executable, "-m", "scaffold_rl", "train", f"output_dir={tmp_path}",
+                          "task.name=rg:nope_nope"], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert out.returncode == 2 and "no dataset 'nope_nope'" in out.stderr

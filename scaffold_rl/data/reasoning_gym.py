@@ -33,8 +33,8 @@ from scaffold_rl.types import Problem
 ANSWER_PATTERN = r"(?s)<answer>\s?(.*?)\s?</answer>"  # rg's extract_answer: the last tag, one space trimmed
 PLAIN_CUE = "\nS:"  # the embedded model's prompt ends here; it continues with the chain and the answer tag
 CHUNK = 500  # items per rg dataset instance (rg's default size)
-GROUP = 32  # raw draws reserved per problem index; a split claims ~80% / 20% of them
-MAX_SCAN = 40  # groups scanned before a split is declared (nearly) empty
+GROUP = 8  # raw draws reserved per problem index (few: every CHUNK draws cost a dataset instance)
+MAX_SCAN = 200  # groups scanned before a split is declared (nearly) empty
 TEST_FRACTION = 0.2
 RESERVED_FIELDS = ("seed", "size")
 
@@ -153,7 +153,8 @@ class ReasoningGymSource:
 
         return {"rg": self.name, "levels": json.loads(json.dumps(self.levels, sort_keys=True, default=str)),
                 "reasoning_gym": rg_version(), "test_fraction": self.test_fraction,
-                "steps": STEPS_VERSION if self.steps_of else None, "format": "plain-1"}
+                "steps": STEPS_VERSION if self.steps_of else None, "format": "plain-1",
+                "draws": f"chunk{CHUNK}-group{GROUP}"}
 
     # --- items -----------------------------------------------------------------------------------------------
     def check_level(self, level: int) -> None:
@@ -187,7 +188,8 @@ class ReasoningGymSource:
 
     def problem(self, split: str, level: int, index: int) -> Problem:
         """The index-th problem of (split, level): the first draw of its group whose question hashes to the
-        split (groups after it when all GROUP draws belong to the other split)."""
+        split, else of the groups after it (then it may repeat a later index's problem: held-out sets are
+        deduplicated, `distinct_problems`)."""
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         for raw in range(index * GROUP, (index + MAX_SCAN) * GROUP):

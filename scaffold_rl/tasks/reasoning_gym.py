@@ -12,12 +12,15 @@ where a chain exists (`supports_hints`); otherwise hint strategies have nothing 
 """
 from __future__ import annotations
 
+import string
 from collections import Counter
 
 from scaffold_rl.data.reasoning_gym import ANSWER_PATTERN, ReasoningGymSource
 from scaffold_rl.tasks.base import TaskBase, register_prefix
 from scaffold_rl.types import Problem
 
+# the embedded tokenizer's characters (models/embedded.py CHARS), without importing transformers to build a task
+EMBEDDED_CHARS = frozenset(string.printable) - frozenset("\t\r\x0b\x0c")
 HINT_STRATEGIES = ("scaf_grpo",)  # need solution parts on the problem; 'reference'/'seele' also work from the answer
 
 
@@ -91,9 +94,8 @@ class ReasoningGymTask(TaskBase):
 
     @staticmethod
     def _unreadable(problems: list[Problem]) -> str:
-        from scaffold_rl.models.embedded import CHARS
-
-        return "".join(sorted({c for p in problems for c in p.prompt + (p.reference or "") if c not in CHARS}))
+        return "".join(sorted({c for p in problems for c in p.prompt + (p.reference or "")
+                               if c not in EMBEDDED_CHARS}))
 
     def _embedded_readable(self, problems: list[Problem]) -> bool:
         return not self._unreadable(problems)
@@ -117,8 +119,10 @@ class ReasoningGymTask(TaskBase):
 
     def eval_problems(self, n_per_level: int) -> dict[int, list[Problem]]:
         if n_per_level not in self._held_out:  # every evaluation asks again: generate once
-            self._held_out[n_per_level] = {lv: self.source.distinct_problems("test", lv, n_per_level)
-                                           for lv in self.cfg.task.eval_levels}
+            held = {lv: self.source.distinct_problems("test", lv, n_per_level) for lv in self.cfg.task.eval_levels}
+            self._held_out[n_per_level] = held
+            # a small level holds fewer distinct questions than asked: say how many were evaluated
+            self.split_info["held_out_problems"] = {lv: len(ps) for lv, ps in held.items()}
         return self._held_out[n_per_level]
 
     def extract_answer(self, text: str) -> str | None:
