@@ -256,6 +256,7 @@ def test_two_step_training_run_from_python(tmp_path):
     assert [r["step"] for r in steps] == [1, 2] and "pass_rate/L1" in steps[0]
 
 
+@pytest.mark.slow  # ~15 s: the train command imports TRL before it reads the config
 @needs_rg
 def test_two_step_training_run_from_the_cli(tmp_path):
     cfg = rg_config(tmp_path, "basic_arithmetic")
@@ -271,8 +272,55 @@ def test_two_step_training_run_from_the_cli(tmp_path):
     assert "rg:chain_sum" in saved and "min_digits: 1" in saved
 
 
+@pytest.mark.slow  # ~10 s, as above
 @needs_rg
 def test_cli_unknown_dataset_exits_with_the_message(tmp_path):
     out = subprocess.run([sys.executable, "-m", "scaffold_rl", "train", f"output_dir={tmp_path}",
                           "task.name=rg:nope_nope"], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert out.returncode == 2 and "no dataset 'nope_nope'" in out.stderr
+
+
+def test_demo_task_finds_its_packaged_config():
+    from scaffold_rl.cli import DEMO_CONFIG, demo_config_for_task
+    from scaffold_rl.config import RunConfig
+    from scaffold_rl.configio import load_config
+
+    packaged = demo_config_for_task("rg:chain_sum")
+    assert packaged.name == "rg_chain_sum.yaml" and packaged != DEMO_CONFIG
+    cfg = load_config(RunConfig, packaged, [])
+    assert cfg.task.name == "rg:chain_sum" and cfg.train.max_tokens == 1_500_000 and cfg.train.max_minutes is None
+    assert demo_config_for_task("rg:spell_backward") == DEMO_CONFIG  # no packaged one: the demo's, task overridden
+
+
+@pytest.mark.slow  # ~50 s: pretraining, a base evaluation and one arm in a subprocess
+@needs_rg
+def test_demo_on_a_reasoning_gym_task_prints_the_counted_table(tmp_path):
+    cfg = rg_config(tmp_path, "basic_arithmetic")
+    save_config(cfg, tmp_path / "tiny.yaml")
+    out = subprocess.run([sys.executable, "-m", "scaffold_rl", "demo", "--config", str(tmp_path / "tiny.yaml"),
+                          "--task", "rg:chain_sum", "--arms", "grpo", "task.rg={min_digits: 1, max_digits: 1}"],
+                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = [line for line in out.stdout.splitlines() if line.startswith("| ")]
+    assert table[0] == "| model | L1 | L2 | steps | tokens |" and table[1].startswith("| base | ")
+    assert table[2].startswith("| grpo | ") and table[2].split("|")[-3].strip() == "2"  # two steps trained
+    runs = list((tmp_path / "runs").glob("demo-*/grpo/config.yaml"))
+    assert len(runs) == 1 and "rg:chain_sum" in runs[0].read_text()
+
+
+@pytest.mark.slow  # ~50 s, as above
+@needs_rg
+def test_rg_cliff_benchmark_trains_arms_for_a_counted_budget(tmp_path):
+    cfg = rg_config(tmp_path, "chain_sum")
+    save_config(cfg, tmp_path / "tiny.yaml")
+    dest = tmp_path / "cliff.json"
+    out = subprocess.run([sys.executable, "-m", "benchmarks.rg_cliff", "--config", str(tmp_path / "tiny.yaml"),
+                          "--arms", "grpo", "--tokens", "1", "--out", str(dest)],
+                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(dest.read_text())
+    assert sorted(result["levels"]) == ["L1", "L2"] and result["budget"] == "1e-06 M tokens"
+    row = result["arms"][0]
+    assert row["arm"] == "grpo" and row["steps"] == 1 and row["tokens"] >= 1  # the first step spends the budget
+    saved = (tmp_path / "cliff" / "grpo" / "config.yaml").read_text()
+    assert "max_tokens: 1\n" in saved and "max_minutes: null" in saved

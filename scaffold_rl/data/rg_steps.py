@@ -4,8 +4,9 @@ reasoning-gym items carry no worked solutions (a metadata `solution` field, wher
 some carry what the answer was computed from, e.g. chain_sum's `expression`. A builder turns an item into steps
 in the embedded task's format (`42-25=17.`), which concatenate into the reference completion; a hint of depth k
 is the first k of them, and the model must finish the chain and write `<answer>...</answer>`. A chain is ours
-to design: chain_sum's adds one decimal place per step, so a small model needs single-digit skills only. A builder returns
-None for an item it cannot reproduce (its result differs from the item's answer), so a chain is never wrong.
+to design: chain_sum's adds one decimal place per step, so a small model needs single-digit skills only. A
+builder returns None for an item it cannot reproduce (its result differs from the item's answer), so a chain is
+never wrong.
 
 Add a dataset by registering `STEP_BUILDERS[name] = fn(item) -> list[str] | None`; bump STEPS_VERSION when a
 format changes (it is part of the embedded model's cache key).
@@ -15,7 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-STEPS_VERSION = 1
+STEPS_VERSION = 2  # 2: chain_sum by place value, spell_backward letters
 
 
 def _step(a: int, op: str, b: int, value: int) -> str:

@@ -9,9 +9,11 @@ import dataclasses
 
 from scaffold_rl.types import Problem
 
-# meta fields that give the answer away (a dataset's worked solution ends in the answer; SEELE reads it; a
-# reasoning-gym entry holds the answer its scorer compares with)
-LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer", "rg_entry")
+# meta fields that give the answer away (a dataset's worked solution ends in the answer; SEELE reads it)
+# ("columns": the raw dataset row, which holds the answer too; "rg_entry": the reasoning-gym item its scorer
+# compares with)
+LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer", "columns",
+                   "rg_entry")
 
 
 def has_label(problem: Problem, kind: str) -> bool:
@@ -36,7 +38,8 @@ def labeled_only(by_level: dict[int, list[Problem]], kind: str) -> tuple[dict[in
         return kept, None
     if not any(by_level.values()):
         return kept, "the held-out set is empty"
-    what = "reference chains (reward.kind=strict)" if kind == "strict" else "gold answers"
+    what = "reference chains (reward.kind=strict; answers alone: reward.kind=answer)" if kind == "strict" \
+        else "gold answers"
     return kept, f"the held-out problems have no {what}, so accuracy cannot be measured"
 
 
