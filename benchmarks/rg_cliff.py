@@ -25,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from scaffold_rl.arms import add_budget_args, arm_from_spec, budget_overrides, load_run, run_arms
+from scaffold_rl.arms import add_budget_args, arm_from_spec, budget_overrides, load_run, run_arms, split_arm_specs
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.eval.held_out import run_evaluation
@@ -108,7 +108,7 @@ def main():
     if a.arms:
         limits, budget_text = budget_overrides(a)
         arm_out = dest.parent / dest.stem  # the arms' run folders beside the JSON
-        trained, result = train_arms([s for s in a.arms.split(",") if s], a.config, a.overrides, limits, res,
+        trained, result = train_arms(split_arm_specs(a.arms), a.config, a.overrides, limits, res,
                                      arm_out)
         print(f"\nbudget: {budget_text} per arm\n{result}")
         out.update({"budget": budget_text, "arms": trained["rows"], "arm_dir": str(arm_out)})
