@@ -186,3 +186,38 @@ def test_spec_builds_the_term_with_the_tasks_checker(tmp_path):
         build_reward({"refreshed_process": {"prm_path": "x", "refresh_every": 2}})
     with pytest.raises(ValueError, match="hysteresis"):
         build_reward({"refreshed_process": {"prm_path": str(tmp_path / "prm"), "guard_low": 0.5, "guard_high": 0.2}})
+
+
+def test_a_resumed_run_refreshes_like_an_uninterrupted_one(tmp_path):
+    from scaffold_rl.configio import save_config
+    from scaffold_rl.train.run import train
+    from tests.conftest import tiny_config
+    from tests.test_training import step_records
+
+    tiny_prm().save(tmp_path / "prm")
+    spec = {"correctness": 1.0, "refreshed_process": {"weight": 0.5, "prm_path": str(tmp_path / "prm"), "every": 1,
+                                                      "epochs": 1, "batch_size": 4, "gate": "none",
+                                                      "guard_high": 1.0, "guard_low": 1.0}}  # never down
+
+    def cfg(folder, steps):
+        c = tiny_config(folder, train__steps=steps, train__save_every=1)
+        c.reward.spec = spec
+        c.model.cache_dir = str(tmp_path / "cache")
+        c.eval.n_per_level = 0
+        return c
+
+    full = train(cfg(tmp_path / "a", 4), run_dir=tmp_path / "full", echo=lambda *a: None, make_report=False)
+    part = tmp_path / "part"
+    train(cfg(tmp_path / "b", 2), run_dir=part, echo=lambda *a: None, make_report=False)
+    assert (part / "checkpoints" / "checkpoint-2" / "reward_state" / "refreshed_process" / "prm" /
+            "prm_config.json").exists()
+    save_config(cfg(tmp_path / "b", 4), part / "config.yaml")
+    train(None, run_dir=part, resume=True, echo=lambda *a: None, make_report=False)
+    keys = ("reward", "loss", "reward/refreshed_process/score", "reward/refreshed_process/refreshes",
+            "reward/refreshed_process/train_loss")
+    got = [[r.get(k) for k in keys] for r in step_records(part)]
+    want = [[r.get(k) for k in keys] for r in step_records(full)]
+    assert [r[3] for r in want] == [0.0, 1.0, 2.0, 3.0]  # one refresh per rollout batch from the second on
+    assert [r[3] for r in got] == [0.0, 1.0, 2.0, 3.0]
+    flat = lambda rows: [v for r in rows for v in r if v is not None]  # noqa: E731
+    assert flat(got) == pytest.approx(flat(want), abs=1e-6)
