@@ -18,8 +18,35 @@ def knob(default, help: str, **kw):
 
 
 @dataclass
+class SummariesConfig:
+    budget: int = knob(12, "Summaries task: characters a summary may have (surrounding whitespace excluded). With 12, "
+                       "documents of 1-2 facts fit whole, 3 facts about half the time, 4-8 facts about 3: the level "
+                       "(number of facts) against the budget is the difficulty.")
+    pretrain_levels: list[int] = knob([1, 2, 3, 4, 5, 6, 7, 8], "Numbers of facts of the documents the task's "
+                                      "embedded policy and reconstructor are pretrained on (training split only).")
+    policy_steps: int = knob(400, "Supervised steps of the task's embedded policy (model.embedded size) on "
+                             "(document -> summary) pairs whose summaries keep a random 1..n of the n facts, as "
+                             "values in document order: it writes summaries, but does not know the budget.")
+    reconstructor_steps: int = knob(800, "Supervised steps of the task's reconstructor on (summary -> document) "
+                                    "pairs, summaries keeping a random 0..n facts in varied styles; the "
+                                    "`reconstruction` reward's default model (frozen).")
+    reconstructor_hidden: int = knob(128, "Hidden size of the reconstructor (a tiny Qwen2, char tokenizer).")
+    reconstructor_layers: int = knob(4, "Layers of the reconstructor.")
+    batch_size: int = knob(64, "Sequences per supervised step (policy and reconstructor).")
+    lr: float = knob(2e-3, "Peak learning rate of both (AdamW, warm-up then cosine decay to 10%).")
+    seed: int = knob(0, "Seed of both models' weights and data order.")
+
+    def __post_init__(self):
+        if self.budget < 1 or self.policy_steps < 1 or self.reconstructor_steps < 1 or self.batch_size < 1:
+            raise ValueError("summaries: budget, policy_steps, reconstructor_steps and batch_size must be >= 1")
+        if not self.pretrain_levels or min(self.pretrain_levels) < 1 or max(self.pretrain_levels) > 8:
+            raise ValueError("summaries.pretrain_levels must be numbers of facts in 1..8")
+
+
+@dataclass
 class TaskConfig:
-    name: str = knob("arithmetic", "Task: 'arithmetic' (the embedded procedural task), a registered task name "
+    name: str = knob("arithmetic", "Task: 'arithmetic' (the embedded procedural task), 'summaries' (procedural "
+                     "documents to summarise under a length budget; reward=reconstruction), a registered task name "
                      "(@scaffold_rl.register_task, e.g. from a module in `plugins`), 'rg:<dataset>' (reasoning-gym), "
                      "a shipped benchmark (math500, aime24, aime25, amc23, gsm8k, gsm8k_train, math_train) or a "
                      "JSONL/parquet path.")
@@ -32,8 +59,10 @@ class TaskConfig:
     system_prompt: str | None = knob(None, "System message of chat prompts (datasets answered by a chat model). "
                                      "None = 'Please reason step by step, and put your final answer within "
                                      "\\boxed{}.'; '' = no system message.")
-    train_levels: list[int] = knob([2, 3, 3], "Arithmetic levels sampled for RL training; repeat a level to weight it.")
-    eval_levels: list[int] = knob([1, 2, 3, 4], "Arithmetic levels evaluated per run (held-out test split).")
+    train_levels: list[int] = knob([2, 3, 3], "Levels sampled for RL training (arithmetic: operations; summaries: "
+                                   "facts per document); repeat a level to weight it.")
+    eval_levels: list[int] = knob([1, 2, 3, 4], "Levels evaluated per run (held-out test split; arithmetic, "
+                                  "summaries).")
     value_min: int = knob(100, "Smallest value any intermediate result may take (arithmetic).")
     value_max: int = knob(999, "Largest value any intermediate result may take (arithmetic). A wide range keeps the "
                           "chance that a wrong chain hits the right answer low.")
@@ -45,6 +74,7 @@ class TaskConfig:
     wide_operand_max: int = knob(99, "Largest wide operand (arithmetic).")
     seed: int = knob(0, "Task seed: fixes the problem space and the train/test split.")
     num_train_problems: int = knob(20000, "Training problems drawn for RL (the trainer samples from them).")
+    summaries: SummariesConfig = field(default_factory=SummariesConfig)
     hide_train_answers: bool = knob(False, "Remove gold answers, reference chains, solution steps, hints and worked "
                                     "solutions (meta['solution']) from the training problems (label-free "
                                     "experiments; evaluation keeps them). A reward with a correctness term, or a "
@@ -171,8 +201,10 @@ class RewardConfig:
         None, "Reward trained on (docs/rewards.md). None = correctness of `kind` alone. A sum of weighted terms, "
         "e.g. 'format_length' (label-free, Xin et al.), 'format', 'format_length+0.5*overlong', "
         "'correctness+0.1*repetition', or a mapping {term: weight | {weight: w, option: value}, guards: ...}. "
-        "Terms: correctness, format, length, format_length, overlong, repetition. `reward=<spec>` on the "
-        "command line (or `reward: <spec>` in YAML) is short for reward.spec. Evaluation always uses correctness.")
+        "Terms: correctness, format, length, format_length, overlong, repetition, process, refreshed_process (a "
+        "PRM retrained on the policy's samples), reconstruction (summaries: how well a reconstructor recovers the "
+        "document); their options: rewards/registry.py. `reward=<spec>` on the command line (or `reward: <spec>` "
+        "in YAML) is short for reward.spec. Evaluation always uses correctness (the task's scorer).")
 
     __config_shorthand__ = "spec"  # `reward=format_length` means reward.spec=format_length (configio)
 

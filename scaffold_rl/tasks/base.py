@@ -42,6 +42,9 @@ class Task(Protocol):
 
     def scorer(self, kind: str, timeout_s: float) -> Callable[[Problem, str], Any]: ...
 
+    # optional: `embedded_policy(cfg, echo) -> (model, tokenizer)`, a classmethod giving the task's own embedded
+    # base model when model.path is unset (see task_embedded_policy)
+
 
 class TaskBase:
     """Defaults: answers in \\boxed{} (or `answer_pattern`), checked by the shared verifier; chat rendering."""
@@ -130,11 +133,22 @@ def import_plugins(modules: list[str] | tuple[str, ...]) -> None:
 
 
 def _builtin() -> None:
-    from scaffold_rl.tasks import arithmetic, files  # noqa: F401 - registers the built-in tasks
+    from scaffold_rl.tasks import arithmetic, files, summaries  # noqa: F401 - registers the built-in tasks
 
     for optional in ("scaffold_rl.tasks.reasoning_gym", "scaffold_rl.tasks.hf"):
         if importlib.util.find_spec(optional) is not None:
             importlib.import_module(optional)
+
+
+def task_embedded_policy(cfg):
+    """The registered task's own embedded policy loader, `embedded_policy(cfg, echo) -> (model, tokenizer)`, or
+    None. A task whose problems the embedded arithmetic model cannot read (summaries) brings its own; it is used
+    when model.path is not set."""
+    _builtin()
+    import_plugins(getattr(cfg, "plugins", ()))
+    factory = TASKS.get(cfg.task.name)
+    owner = getattr(factory, "__self__", factory)  # a registered from_config classmethod: its class
+    return getattr(owner, "embedded_policy", None)
 
 
 def build_task(cfg) -> Task:
