@@ -53,7 +53,8 @@ def constructed(a, task, term) -> dict:
                 rows.append({"level": level, "k": k, "gain": term.gain(s, doc), "prior": prior.gain(s, doc),
                              "within_budget": summary_length(s) <= p.meta["budget"]})
             k = min(3, len(keys))
-            kept = [x for x in keys if x in rng.sample(keys, k)]
+            chosen = set(rng.sample(keys, k))
+            kept = [x for x in keys if x in chosen]
             base = term.gain(compact_summary(facts, kept), doc)
             shuffled = [facts[x] for x in kept]
             rng.shuffle(shuffled)
