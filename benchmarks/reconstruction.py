@@ -2,7 +2,8 @@
 reconstructor scores summaries whose content is known exactly, then the task's policy's own summaries, and
 optionally before and after a short GRPO run on the reward.
 
-    .venv/bin/python benchmarks/reconstruction.py [--levels 2,3,4,6,8] [--problems 40] [--rl-tokens 0]
+    .venv/bin/python benchmarks/reconstruction.py [--levels 2,3,4,6,8] [--problems 40]
+                                                  [--rl [--tokens 200000 | --steps N | --minutes M]]
                                                   [--out benchmarks/results/reconstruction] [overrides ...]
 
 1. Constructed summaries of held-out documents: for every document of n facts and every k = 0..n, the values of a
@@ -13,9 +14,11 @@ optionally before and after a short GRPO run on the reward.
    replaced by a made-up one (it should cost).
 2. The task's base policy (T = 1, `--samples` per document): the guarded reward against the exact metric (facts
    recovered), Spearman's rho between the two over summaries within the budget, and the share over the budget.
-3. With `--rl-tokens N`: `scaffold-rl train task.name=summaries reward=reconstruction` (train levels `--rl-levels`,
-   train.max_tokens=N, one thread), then stage 2 again on the trained policy: reward, facts kept, over-budget share
-   and exact accuracy (as many facts as the budget allows) before and after.
+3. With `--rl`: `scaffold-rl train task.name=summaries reward=reconstruction` (train levels `--rl-levels`, one
+   thread) for the budget (default train.max_tokens=`--tokens`: the policy's generated + trained tokens; the
+   reconstructor's forward passes are reward-side work the budget does not count), then stage 2 again on the
+   trained policy: reward, facts kept, over-budget share and exact accuracy (as many facts as the budget allows)
+   before and after.
 
 Writes reconstruction.json under --out.
 """
@@ -119,11 +122,12 @@ def policy_samples(a, cfg, task, term, model_path: str | None = None) -> dict:
 
 
 def rl_run(a, out: Path) -> Path:
-    from scaffold_rl.arms import Arm, run_arms
+    from scaffold_rl.arms import Arm, budget_overrides, run_arms
 
+    limits, _ = budget_overrides(a)
     common = ["task.name=summaries", "reward=reconstruction", f"task.train_levels=[{a.rl_levels}]",
-              f"task.eval_levels=[{','.join(str(x) for x in a.levels)}]", f"train.max_tokens={a.rl_tokens}",
-              "train.steps=100000", "train.save_every=10", "eval.samples=0", "eval.every=0",
+              f"task.eval_levels=[{','.join(str(x) for x in a.levels)}]", *limits,
+              "train.save_every=10", "eval.samples=0", "eval.every=0",
               f"eval.n_per_level={a.problems}", f"rollout.max_new_tokens={a.max_new_tokens}", *a.overrides]
     return run_arms([Arm("grpo", [])], common, None, out / "rl", parallel=1, threads=1)[0]
 
@@ -155,7 +159,8 @@ def print_tables(res: dict) -> None:
         print(f"\nSpearman rho(facts recovered, reward) over {r['scored_within_budget']} summaries within the "
               f"budget: {r['rho_facts_vs_reward']:.3f}")
     if "rl" in res:
-        print(f"\nRL: {res['rl']['steps']} steps, {res['rl']['tokens']} tokens, {res['rl']['train_s']} s")
+        print(f"\nRL ({res['rl_budget']}): {res['rl']['steps']} steps, {res['rl']['tokens']} tokens, "
+              f"{res['rl']['train_s']} s")
 
 
 def main():
@@ -163,18 +168,22 @@ def main():
     ap.add_argument("--levels", default="2,3,4,6,8")
     ap.add_argument("--problems", type=int, default=40, help="held-out documents per level")
     ap.add_argument("--samples", type=int, default=4, help="policy summaries per document")
-    ap.add_argument("--rl-tokens", type=int, default=0, help="train.max_tokens of the GRPO run (0: none)")
+    ap.add_argument("--rl", action="store_true", help="also train the policy on the reward (stage 3) for the budget "
+                    "below, and measure it again")
     ap.add_argument("--rl-levels", default="3,4,5,6")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/reconstruction"))
     ap.add_argument("overrides", nargs="*", help="run-config overrides (task.summaries.*, model.*)")
+    from scaffold_rl.arms import add_budget_args, budget_overrides
+
+    add_budget_args(ap, tokens=200_000)
     a = ap.parse_args()
     a.levels = [int(x) for x in a.levels.split(",")]
     from scaffold_rl.config import RunConfig
     from scaffold_rl.configio import load_config
     from scaffold_rl.rewards.reconstruction import ReconstructionTerm
     from scaffold_rl.tasks import build_task
-    from scaffold_rl.train.trainer import set_threads
+    from scaffold_rl.runtime import set_threads
 
     t0 = time.perf_counter()
     set_threads(1)
@@ -184,10 +193,11 @@ def main():
                                         f"rollout.max_new_tokens={a.max_new_tokens}", *a.overrides])
     task = build_task(cfg)
     term = ReconstructionTerm.from_options({}, task)
-    res = {"args": {k: str(v) for k, v in vars(a).items()}, "budget": cfg.task.summaries.budget}
+    res = {"args": {k: str(v) for k, v in vars(a).items()}, "budget": cfg.task.summaries.budget,
+           "rl_budget": budget_overrides(a)[1] if a.rl else None}
     res["constructed"] = constructed(a, task, term)
     res["base_policy"] = policy_samples(a, cfg, task, term)
-    if a.rl_tokens:
+    if a.rl:
         run_dir = rl_run(a, a.out)
         steps = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if '"reward"' in x]
         final = json.loads((run_dir / "eval_final.json").read_text())

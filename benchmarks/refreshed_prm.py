@@ -2,23 +2,26 @@
 outcome only, outcome + a frozen PRM (the collapse of the process-reward benchmark), and outcome + a PRM refreshed
 every K rollout batches on the policy's own samples (`refreshed_process`), at equal token budget, over seeds.
 
-    .venv/bin/python benchmarks/refreshed_prm.py [--seeds 0,1,2] [--tokens 300000] [--prompts 8] [--lr 1e-4]
-                                                 [--out benchmarks/results/refreshed_prm] [--smoke] [overrides ...]
+    .venv/bin/python benchmarks/refreshed_prm.py [--seeds 0,1,2] [--tokens 300000 | --steps N | --minutes M]
+                                                 [--prompts 8] [--lr 1e-4] [--out benchmarks/results/refreshed_prm]
+                                                 [--smoke] [overrides ...]
 
 1. The starting PRM (both PRM arms start from it): the base policy samples `--prm-solutions` solutions of each of
    `--prm-problems` training problems (levels `--prm-levels`), labelled with the task's exact step labels; BCE,
    `--prm-epochs` epochs at lr `--prm-lr` (docs/prm.md's better recipe: 16 epochs at 3e-4); its step accuracy on
    fresh samples of held-out problems is printed (this PRM learns the level prior, as in docs/benchmarks.md).
 2. Arms, from the demo's base model and config (train levels 2,3,3, strict correctness), `--prompts` problems x 8
-   samples per step at lr `--lr`, each stopped by train.max_tokens=`--tokens` (generated + trained tokens, counted
-   exactly; PRM scoring and refreshing are not tokens of the policy and are reported as time beside):
+   samples per step at lr `--lr`, each stopped by the budget (default train.max_tokens=`--tokens`: generated +
+   trained tokens of the policy, counted exactly; PRM scoring and refreshing are reward-side work that the budget
+   does not count: the refreshed PRM's training tokens are reported beside, see train.max_tokens):
      outcome    reward=correctness
      frozen     correctness + `--weight` x process (the PRM above, min, answer gate)
      refreshed  correctness + `--weight` x refreshed_process (the same PRM, retrained every `--every` batches on
                 the last `--buffer` samples, exact labels, hard_weight `--hard-weight`, default guard)
 3. Prints the per-level greedy accuracy after training (mean +- std over seeds; held-out, `--eval-problems` per
    level), steps, the mean paid PRM score, the final gap (mean paid score - checker score over the last 10 steps),
-   the guard's down share and the refreshed PRM's accuracy on fresh samples; then the gap curve (by step, mean over
+   the guard's down share, the refreshed PRM's accuracy on fresh samples and the tokens it trained on; then the
+   gap curve (by step, mean over
    seeds). Writes refreshed_prm.json and gap.png under --out. Arms run one at a time by default (--parallel 2: two
    at once, one thread each); an interrupted run resumes its arms.
 """
@@ -52,7 +55,8 @@ def initial_prm(a, cfg, out: Path) -> dict:
 
     path, info_file = out / "prm_init", out / "prm_init.json"
     key = {k: getattr(a, k) for k in ("prm_problems", "prm_solutions", "prm_levels", "prm_epochs", "prm_lr")}
-    if info_file.exists() and json.loads(info_file.read_text()).get("key") == key and (path / "prm_config.json").exists():
+    cached = info_file.exists() and json.loads(info_file.read_text()).get("key") == key
+    if cached and (path / "prm_config.json").exists():
         return json.loads(info_file.read_text())
     sampler, task = policy_sampler(cfg, echo=lambda m: None)
     levels = [int(x) for x in a.prm_levels.split(",")]
@@ -129,6 +133,8 @@ def summarize(a, runs: dict[str, dict], base: dict) -> dict:
                                                    for r in seeds])
             row["refreshes"] = mean_std([r["steps"][-1].get("reward/refreshed_process/refreshes", 0.0)
                                          for r in seeds])
+            row["prm_trained_tokens"] = mean_std([r["steps"][-1].get("reward/refreshed_process/trained_tokens",
+                                                                     float("nan")) for r in seeds])
         n = min(len(g) for g in gaps)
         row["gap_curve"] = [statistics.mean(g[i] for g in gaps) for i in range(n)]
         table[arm] = row
@@ -141,25 +147,27 @@ def _mean_of(steps: list[dict], key: str) -> float:
     return statistics.mean(values) if values else float("nan")
 
 
-def print_tables(prm_info: dict, base: dict, table: dict, seeds: int) -> None:
+def print_tables(prm_info: dict, base: dict, table: dict, seeds: int, budget: str) -> None:
     print("\n### Starting PRM (exact labels of base-policy samples): step accuracy on fresh held-out samples\n")
     print("| level | step acc | majority label | first-error acc |\n|---|---|---|---|")
     for lv, m in prm_info["held_out"].items():
         print(f"| {lv} | {m['step_accuracy']:.3f} | {m['majority_accuracy']:.3f} | {m['first_error_accuracy']:.3f} |")
     levels = list(base["levels"])
     fmt = lambda ms: "" if ms[0] != ms[0] else f"{ms[0]:.3f} ± {ms[1]:.3f}"  # noqa: E731
-    print(f"\n### GRPO at equal token budget ({seeds} seeds; greedy held-out accuracy, mean ± std)\n")
-    print("| arm | " + " | ".join(levels) + " | steps | mean correctness | mean paid PRM score | final gap | "
-          "guard down | fresh acc (sol / step) |")
-    print("|---" * (len(levels) + 7) + "|")
-    print("| base | " + " | ".join(f"{base['levels'][lv]['greedy']:.3f}" for lv in levels) + " | | | | | | |")
+    print(f"\n### GRPO at equal budget ({budget} per arm, {seeds} seeds; greedy held-out accuracy, mean ± std)\n")
+    print("| arm | " + " | ".join(levels) + " | steps | policy tokens | mean correctness | mean paid PRM score | "
+          "final gap | guard down | fresh acc (sol / step) | PRM trained tokens |")
+    print("|---" * (len(levels) + 9) + "|")
+    print("| base | " + " | ".join(f"{base['levels'][lv]['greedy']:.3f}" for lv in levels) + " | | | | | | | | |")
     for arm, row in table.items():
         fresh = ""
         if "fresh_accuracy" in row:
             fresh = f"{row['fresh_accuracy'][0]:.3f} / {row['fresh_step_accuracy'][0]:.3f}"
+        prm_tokens = row.get("prm_trained_tokens", (float("nan"),))[0]
         print(f"| {arm} | " + " | ".join(fmt(row[lv]) for lv in levels) + f" | {row['steps'][0]:.0f} | "
-              f"{fmt(row['correctness'])} | {fmt(row['paid'])} | {fmt(row['final_gap'])} | "
-              f"{fmt(row.get('guard_down', (float('nan'), 0)))} | {fresh} |")
+              f"{row['tokens'][0]:.0f} | {fmt(row['correctness'])} | {fmt(row['paid'])} | {fmt(row['final_gap'])} | "
+              f"{fmt(row.get('guard_down', (float('nan'), 0)))} | {fresh} | "
+              f"{'' if prm_tokens != prm_tokens else f'{prm_tokens:.0f}'} |")
     print("\n### Gap (mean paid PRM score - mean checker score), by step, mean over seeds\n")
     curves = {arm: row["gap_curve"] for arm, row in table.items() if arm != "outcome"}
     if curves:
@@ -193,7 +201,6 @@ def plot_gap(table: dict, path: Path) -> None:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--tokens", type=int, default=300_000, help="train.max_tokens of every arm")
     ap.add_argument("--prompts", type=int, default=8, help="train.prompts_per_step (8 samples each)")
     ap.add_argument("--lr", type=float, default=1e-4, help="policy learning rate (the demo's 2e-4 at 8 prompts per "
                     "step degrades even the outcome-only arm: L1 0.48, L2 0.12 after 300k tokens)")
@@ -214,22 +221,26 @@ def main():
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/refreshed_prm"))
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks the pipeline in a few minutes")
     ap.add_argument("overrides", nargs="*", help="run-config overrides for every arm")
+    from scaffold_rl.arms import add_budget_args, budget_overrides
+
+    add_budget_args(ap, tokens=300_000)
     a = ap.parse_args()
     if a.smoke:
-        a.seeds, a.tokens, a.prompts, a.every, a.buffer = "0", 15_000, 4, 2, 64
+        a.seeds, a.tokens, a.steps, a.minutes, a.prompts, a.every, a.buffer = "0", 15_000, None, None, 4, 2, 64
         a.prm_problems, a.prm_solutions, a.prm_epochs, a.eval_problems = 8, 2, 1, 10
         a.out = a.out.with_name(a.out.name + "_smoke")
     from scaffold_rl.arms import Arm, cached_json, load_run, run_arms
     from scaffold_rl.config import RunConfig
     from scaffold_rl.configio import load_config
     from scaffold_rl.demo import evaluate_base
-    from scaffold_rl.train.trainer import set_threads
+    from scaffold_rl.runtime import set_threads
 
     t0 = time.perf_counter()
     a.out.mkdir(parents=True, exist_ok=True)
     set_threads(1)
-    common = [f"train.max_tokens={a.tokens}", "train.max_minutes=null", "train.steps=100000",
-              f"train.prompts_per_step={a.prompts}", f"train.lr={a.lr}", "eval.samples=0", "eval.every=0", "eval.hard_samples=0",
+    limits, budget_text = budget_overrides(a)
+    common = [*limits, f"train.prompts_per_step={a.prompts}", f"train.lr={a.lr}", "eval.samples=0", "eval.every=0",
+              "eval.hard_samples=0",
               f"eval.n_per_level={a.eval_problems}", "train.save_every=10", *a.overrides]
     cfg = load_config(RunConfig, DEMO_CONFIG, common)
     prm_info = initial_prm(a, cfg, a.out)
@@ -245,12 +256,12 @@ def main():
     dirs = run_arms(arms, common, DEMO_CONFIG, a.out, parallel=a.parallel, threads=1)
     runs = {arm.name: load_run(d) for arm, d in zip(arms, dirs)}
     table = summarize(a, runs, base)
-    res = {"args": {k: str(v) for k, v in vars(a).items()}, "prm": prm_info,
+    res = {"args": {k: str(v) for k, v in vars(a).items()}, "budget": budget_text, "prm": prm_info,
            "base": {lv: r["greedy"] for lv, r in base["levels"].items()}, "arms": table,
            "wall_s": round(time.perf_counter() - t0)}
     (a.out / "refreshed_prm.json").write_text(json.dumps(res, indent=1, default=str))
     plot_gap(table, a.out / "gap.png")
-    print_tables(prm_info, base, table, len(a.seeds.split(",")))
+    print_tables(prm_info, base, table, len(a.seeds.split(",")), budget_text)
     print(f"\nwall time {res['wall_s']} s; {a.out / 'refreshed_prm.json'}")
 
 

@@ -135,9 +135,13 @@ def test_a_refresh_turns_the_hack_into_a_training_example_against_it():
     right_before = term(RewardContext(P, P.reference, step=0)).terms["score"]
     for _ in range(6):
         term(RewardContext(P, WRONG, step=0))
-    after = term(RewardContext(P, WRONG, step=1)).terms["score"]  # refreshed on batch 0 first
+    after_terms = term(RewardContext(P, WRONG, step=1)).terms  # refreshed on batch 0 first
+    after = after_terms["score"]
     right_after = term(RewardContext(P, P.reference, step=1)).terms["score"]
     assert term.refreshes == 1
+    # its training compute, reported beside the policy's tokens: 30 epochs over batch 0's 8 samples
+    batch0 = list(term.buffer)[:8]
+    assert after_terms["trained_tokens"] == 30 * sum(len(term.prm.encode(b["prompt"], b["steps"]).ids) for b in batch0)
     assert after < 0.2 < before and after < right_after
     assert right_after > right_before - 0.1  # the right chain is not dragged down with the wrong one
 

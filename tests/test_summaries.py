@@ -215,3 +215,29 @@ def test_training_on_summaries_with_a_rescue_strategy(tmp_path):
         assert key in steps[0], key
     final = json.loads((run_dir / "eval_final.json").read_text())
     assert set(final["levels"]) == {"L2", "L4"}
+
+
+def test_summaries_never_loads_the_shipped_arithmetic_model(monkeypatch):
+    """With the default model config the shipped arithmetic model matches the config hash, so a summaries run that
+    fell through to it would silently train a model that cannot read documents."""
+    from scaffold_rl import cli
+    from scaffold_rl.config import RunConfig
+    from scaffold_rl.configio import ConfigError
+    from scaffold_rl.models import pretrain
+    from scaffold_rl.models.loading import load_policy
+    from scaffold_rl.startup import check_model_reads_task
+    from scaffold_rl.tasks import build_task
+    from scaffold_rl.tasks.summaries import SummariesTask
+
+    cfg = RunConfig()
+    cfg.task.name = "summaries"
+    assert cfg.model.use_shipped and pretrain.shipped_path(cfg.model, cfg.task) is not None
+    monkeypatch.setattr(pretrain, "load_or_pretrain", lambda *a, **k: pytest.fail("loaded the arithmetic model"))
+    own = object(), object()
+    monkeypatch.setattr(SummariesTask, "embedded_policy", classmethod(lambda cls, cfg, echo=print: own))
+    assert load_policy(cfg, echo=lambda m: None) == own
+    check_model_reads_task(cfg, build_task(cfg))  # no model.path needed: the task brings its own
+    for flag in ("ship", "rebuild"):  # both would build the arithmetic model
+        args = cli.build_parser().parse_args(["pretrain", f"--{flag}", "task.name=summaries"])
+        with pytest.raises(ConfigError, match="brings its own embedded policy"):
+            args.func(args)

@@ -26,7 +26,9 @@ on while it is down, so it can come back.
 Logged per step (reward/refreshed_process/<part>): `score` (what the PRM paid, before the guard), `weight` (the
 guard's factor), `gap` (the window mean), `accuracy` (on the samples fresh since the last refresh, measured just
 before it: paid score > 0.5 agrees with the checker), `step_accuracy` (the same samples' step scores against
-exact labels, where there are any), `refreshes`, `train_loss` (the last refresh's mean loss).
+exact labels, where there are any), `refreshes`, `train_loss` (the last refresh's mean loss), `trained_tokens`
+(tokens of the samples in every refresh update so far: the PRM's training compute, reward-side work that
+train.max_tokens does not count, so a benchmark reports it beside the policy's tokens), `refresh_s`.
 
 State (PRM weights, optimizer, buffer, counters, guard) is saved in each checkpoint (`save_state` /
 `load_state`, called by the trainer), so a resumed run refreshes exactly as an uninterrupted one. One process
@@ -99,7 +101,7 @@ class RefreshedProcessTerm(ProcessTerm):
         self.batches_since_refresh = 0
         self.refreshes = 0
         self.stats: dict[str, float] = {"accuracy": float("nan"), "step_accuracy": float("nan"),
-                                        "train_loss": float("nan"), "refresh_s": 0.0}
+                                        "train_loss": float("nan"), "refresh_s": 0.0, "trained_tokens": 0.0}
 
     def _new_optimizer(self):
         params = [p for p in self.prm.parameters() if p.requires_grad]
@@ -184,14 +186,17 @@ class RefreshedProcessTerm(ProcessTerm):
         self.stats["accuracy"], self.stats["step_accuracy"] = self.fresh_accuracy()
         items = self.training_items()
         rng = random.Random(f"refresh:{s.seed}:{self.refreshes}")
-        losses, updates = [], 0
+        lengths = [len(self.prm.encode(it["prompt"], it["steps"]).ids) for it in items]
+        losses, updates, tokens = [], 0, 0
         self.prm.train()
         with torch.enable_grad():
             for _ in range(s.epochs):
                 order = list(range(len(items)))
                 rng.shuffle(order)
                 for start in range(0, len(order), s.batch_size):
-                    loss = weighted_step_bce(self.prm, [items[i] for i in order[start : start + s.batch_size]])
+                    chosen = order[start : start + s.batch_size]
+                    loss = weighted_step_bce(self.prm, [items[i] for i in chosen])
+                    tokens += sum(lengths[i] for i in chosen)
                     self.optimizer.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(self.prm.parameters(), 1.0)
@@ -209,6 +214,7 @@ class RefreshedProcessTerm(ProcessTerm):
         self.refreshes += 1
         self.batches_since_refresh = 0
         self.stats["train_loss"] = sum(losses) / len(losses) if losses else float("nan")
+        self.stats["trained_tokens"] = self.stats.get("trained_tokens", 0.0) + tokens
         self.stats["refresh_s"] = time.perf_counter() - t0
 
     # --- checkpoints ----------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class SummaryScorer:
 class SummariesTask(TaskBase):
     name = "summaries"
     supports_hints = True
+    # read by its own embedded policy (embedded_policy, pretrained on its documents), never by the arithmetic model
+    embedded_ok = True
 
     def __init__(self, cfg):
         super().__init__(cfg)
