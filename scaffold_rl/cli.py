@@ -84,6 +84,13 @@ def cmd_pretrain(args) -> None:
     set_threads(cfg.train.threads)
     if cfg.model.path:
         raise ConfigError("pretrain builds the embedded model; model.path must be unset")
+    if args.ship or args.rebuild:
+        from scaffold_rl.tasks.base import task_embedded_policy
+
+        if task_embedded_policy(cfg) is not None:  # --ship/--rebuild would build the arithmetic model instead
+            raise ConfigError(f"pretrain --ship/--rebuild build the arithmetic embedded model; task "
+                              f"{cfg.task.name!r} brings its own embedded policy (plain `scaffold-rl pretrain` "
+                              f"builds or loads it, cached under model.cache_dir)")
     if args.ship:
         from scaffold_rl.models.ship import ship
 

@@ -18,8 +18,35 @@ def knob(default, help: str, **kw):
 
 
 @dataclass
+class SummariesConfig:
+    budget: int = knob(12, "Summaries task: characters a summary may have (surrounding whitespace excluded). With 12, "
+                       "documents of 1-2 facts fit whole, 3 facts about half the time, 4-8 facts about 3: the level "
+                       "(number of facts) against the budget is the difficulty.")
+    pretrain_levels: list[int] = knob([1, 2, 3, 4, 5, 6, 7, 8], "Numbers of facts of the documents the task's "
+                                      "embedded policy and reconstructor are pretrained on (training split only).")
+    policy_steps: int = knob(400, "Supervised steps of the task's embedded policy (model.embedded size) on "
+                             "(document -> summary) pairs whose summaries keep a random 1..n of the n facts, as "
+                             "values in document order: it writes summaries, but does not know the budget.")
+    reconstructor_steps: int = knob(800, "Supervised steps of the task's reconstructor on (summary -> document) "
+                                    "pairs, summaries keeping a random 0..n facts in varied styles; the "
+                                    "`reconstruction` reward's default model (frozen).")
+    reconstructor_hidden: int = knob(128, "Hidden size of the reconstructor (a tiny Qwen2, char tokenizer).")
+    reconstructor_layers: int = knob(4, "Layers of the reconstructor.")
+    batch_size: int = knob(64, "Sequences per supervised step (policy and reconstructor).")
+    lr: float = knob(2e-3, "Peak learning rate of both (AdamW, warm-up then cosine decay to 10%).")
+    seed: int = knob(0, "Seed of both models' weights and data order.")
+
+    def __post_init__(self):
+        if self.budget < 1 or self.policy_steps < 1 or self.reconstructor_steps < 1 or self.batch_size < 1:
+            raise ValueError("summaries: budget, policy_steps, reconstructor_steps and batch_size must be >= 1")
+        if not self.pretrain_levels or min(self.pretrain_levels) < 1 or max(self.pretrain_levels) > 8:
+            raise ValueError("summaries.pretrain_levels must be numbers of facts in 1..8")
+
+
+@dataclass
 class TaskConfig:
-    name: str = knob("arithmetic", "Task: 'arithmetic' (the embedded procedural task), a registered task name "
+    name: str = knob("arithmetic", "Task: 'arithmetic' (the embedded procedural task), 'summaries' (procedural "
+                     "documents to summarise under a length budget; reward=reconstruction), a registered task name "
                      "(@scaffold_rl.register_task, e.g. from a module in `plugins`), 'rg:<dataset>' (reasoning-gym), "
                      "a shipped benchmark (math500, aime24, aime25, amc23, gsm8k, gsm8k_train, math_train) or a "
                      "JSONL/parquet path.")
@@ -45,8 +72,8 @@ class TaskConfig:
     eval_split: str | None = knob(None, "hf: datasets: the split held out for evaluation (its problems are removed "
                                   "from training), e.g. 'test'; with task.eval_name=hf:<id> the split of that one "
                                   "(default 'test'). None = task.eval_fraction or the first eval.n_per_level rows.")
-    train_levels: list[int] = knob([2, 3, 3], "Levels sampled for RL training (arithmetic, reasoning-gym); repeat a "
-                                   "level to weight it.")
+    train_levels: list[int] = knob([2, 3, 3], "Levels sampled for RL training (arithmetic: operations; reasoning-gym: "
+                                   "curriculum levels; summaries: facts per document); repeat a level to weight it.")
     eval_levels: list[int] = knob([1, 2, 3, 4], "Levels evaluated per run (held-out test split).")
     rg: dict[str, Any] = knob({}, "reasoning-gym (task.name=rg:<dataset>): fields of the dataset's config, applied "
                               "at every level on top of its curriculum, e.g. {min_digits: 2, max_digits: 2} for "
@@ -68,6 +95,7 @@ class TaskConfig:
     wide_operand_max: int = knob(99, "Largest wide operand (arithmetic).")
     seed: int = knob(0, "Task seed: fixes the problem space and the train/test split.")
     num_train_problems: int = knob(20000, "Training problems drawn for RL (the trainer samples from them).")
+    summaries: SummariesConfig = field(default_factory=SummariesConfig)
     hide_train_answers: bool = knob(False, "Remove gold answers, reference chains, solution steps, hints and worked "
                                     "solutions (meta['solution']) from the training problems (label-free "
                                     "experiments; evaluation keeps them). A reward with a correctness term, or a "
@@ -208,9 +236,11 @@ class RewardConfig:
         None, "Reward trained on (docs/rewards.md). None = correctness of `kind` alone. A sum of weighted terms, "
         "e.g. 'format_length' (label-free, Xin et al.), 'format', 'format_length+0.5*overlong', "
         "'correctness+0.1*repetition', or a mapping {term: weight | {weight: w, option: value}, guards: ...}. "
-        "Terms: correctness, format, length, format_length, overlong, repetition. `reward=<spec>` on the "
-        "command line (or `reward: <spec>` in YAML) is short for reward.spec. Evaluation always uses correctness. "
-        "Checked at startup, after `plugins` are imported.")
+        "Terms: correctness, format, length, format_length, overlong, repetition, process, refreshed_process (a "
+        "PRM retrained on the policy's samples), reconstruction (summaries: how well a reconstructor recovers the "
+        "document); their options: rewards/registry.py. `reward=<spec>` on the command line (or `reward: <spec>` "
+        "in YAML) is short for reward.spec. Evaluation always uses correctness (the task's scorer). Checked at "
+        "startup, after `plugins` are imported.")
     funcs: list[str] = knob([], "TRL-style reward functions trained on instead of reward.spec: 'module:function' or "
                             "'path/to/file.py:function', each f(prompts, completions, **kwargs) -> list[float] "
                             "(kwargs: the dataset's columns such as answer, completion_ids, trainer_state, "
@@ -377,9 +407,14 @@ class TrainConfig:
     max_tokens: int | None = knob(None, "Stop once the run has done this many tokens of work: tokens generated "
                                   "by the rollout stage (rollouts, hint search, SEELE rounds, DAPO refills) plus "
                                   "tokens trained (prompt + completion of every row in the loss's forward and "
-                                  "backward passes). Counted exactly, so arms at equal max_tokens see equal compute "
-                                  "on any machine, busy or idle; the step that crosses the budget is the last. "
-                                  "train.steps stays an upper bound.")
+                                  "backward passes). Counted exactly, so arms at equal max_tokens see equal policy "
+                                  "compute on any machine, busy or idle; the step that crosses the budget is the "
+                                  "last. train.steps stays an upper bound. Reward-side compute is not counted: a "
+                                  "learned reward's forward passes (process, reconstruction) and the "
+                                  "refreshed_process PRM's training passes are the reward's work, not the "
+                                  "policy's (an arm at equal max_tokens has had equal policy experience); the "
+                                  "refreshed PRM logs its own count, reward/refreshed_process/trained_tokens, so "
+                                  "benchmarks report it beside.")
     max_minutes: float | None = knob(None, "Stop after this much training time. A convenience: a time budget buys "
                                      "fewer steps on a slower or busier machine, so results that must hold "
                                      "elsewhere use train.steps or train.max_tokens.")

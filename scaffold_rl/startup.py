@@ -72,8 +72,8 @@ def check_config(cfg, python_funcs: bool = False) -> None:
 
 
 def check_model_reads_task(cfg, task, model_given: bool = False) -> None:
-    """The embedded model reads only tasks that say so (Task.embedded_ok: the arithmetic task, reasoning-gym's);
-    any other task needs model.path (or a model handed over in Python)."""
+    """The embedded model reads only tasks that say so (Task.embedded_ok: the arithmetic task, reasoning-gym's, and
+    summaries with its own embedded policy); any other task needs model.path (or a model handed over in Python)."""
     if model_given or cfg.model.path or getattr(task, "embedded_ok", False):
         return
     raise config_error(cfg, "task.name", f"task {cfg.task.name!r} needs a model that can read it: set model.path to a "

@@ -198,6 +198,7 @@ def test_chat_template_kwargs_and_system_prompt_reach_the_chat_template():
     assert kwargs == {"add_generation_prompt": True, "tokenize": True, "enable_thinking": False}
 
 
+@pytest.mark.slow  # fresh interpreters importing the package and TRL: 15-29 s on the shared 2 cores
 def test_the_package_root_exports_what_a_user_needs_without_importing_trl():
     code = textwrap.dedent("""
         import sys

@@ -1,4 +1,5 @@
-"""The policy a run starts from: the cached embedded model, or a Hugging Face causal LM (local folder or cached hub id)."""
+"""The policy a run starts from: the cached embedded model (the task's own, when it has one), or a Hugging Face
+causal LM (local folder or cached hub id)."""
 from __future__ import annotations
 
 import re
@@ -86,6 +87,11 @@ def load_policy(cfg, echo=print):
     """(model, tokenizer) for a run config."""
     if cfg.model.path:
         return load_hf_model(cfg.model.path, echo=echo)
+    from scaffold_rl.tasks.base import task_embedded_policy
+
+    own = task_embedded_policy(cfg)  # a task the arithmetic model cannot read brings its own (summaries)
+    if own is not None:
+        return own(cfg, echo=echo)
     from scaffold_rl.models.pretrain import load_or_pretrain
 
     model, tokenizer, path = load_or_pretrain(cfg.model, cfg.task, log=echo)

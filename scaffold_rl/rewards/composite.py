@@ -9,7 +9,11 @@ zeroed and the length term becomes min(0, length), so format_length falls to min
 
 `correct` (what pass rates and the all-wrong trigger of rescue strategies count) is the verdict of one term:
 correctness when it has a nonzero weight; else "well-formed" from format or format_length (a final answer
-that parses, no guard fired), the only check a label-free reward can make; else always False.
+that parses, no guard fired), the only check a label-free reward can make; else the reconstruction term's exact
+check (the summary keeps as many facts as its budget allows); else always False.
+
+Terms that learn during a run (refreshed_process) keep state that `save_state` / `load_state` carry through
+checkpoints (train/trainer.py calls them).
 """
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ from scaffold_rl.rewards.length import LengthReward, Unit, measure_length
 from scaffold_rl.types import Problem
 
 LABEL_FREE_REWARDS = ("format_length", "format", "length")
+# terms whose `correct` stands in for correctness when no correctness term is weighted, in this order: format
+# checks (well-formed), the reconstruction term (the summary keeps every fact the budget allows: an exact check)
+VERDICT_TERMS = ("format", "format_length", "reconstruction")
 
 
 @dataclass
@@ -188,7 +195,7 @@ class CompositeReward:
         self.guards = guards
         graded = "correctness" in self.terms and self.terms["correctness"][0] != 0
         self.verdict = "correctness" if graded else next(
-            (name for name in ("format", "format_length") if name in self.terms), None)
+            (name for name in VERDICT_TERMS if name in self.terms), None)
 
     def __call__(self, problem: Problem, response: str, completion_len: int | None = None,
                  step: int = 0) -> CompositeScore:
@@ -207,3 +214,26 @@ class CompositeReward:
         for guard, hit in caught.items():
             logged[f"guard/{guard}"] = float(hit)
         return CompositeScore(total, correct, timed_out, terms=logged)
+
+    # --- state of terms that learn during a run (the refreshed reward model): saved with each checkpoint -----
+
+    def stateful_terms(self) -> dict[str, Any]:
+        return {name: term for name, (_, term) in self.terms.items() if hasattr(term, "save_state")}
+
+    def save_state(self, folder) -> None:
+        """Each stateful term writes into folder/<term name>/ (weights, optimizer, buffer); nothing when none."""
+        from pathlib import Path
+
+        for name, term in self.stateful_terms().items():
+            term.save_state(Path(folder) / name)
+
+    def load_state(self, folder) -> None:
+        """Restore what `save_state` wrote; a term whose folder is missing (a checkpoint from before the term was
+        added) is an error naming it, since continuing with fresh state would silently change the run."""
+        from pathlib import Path
+
+        for name, term in self.stateful_terms().items():
+            where = Path(folder) / name
+            if not where.exists():
+                raise FileNotFoundError(f"checkpoint {folder}: no saved state for reward term {name!r} ({where})")
+            term.load_state(where)

@@ -17,6 +17,18 @@ Terms and their options:
     process        prm_path (a `scaffold-rl prm train` folder), aggregate (min | prod | last | mean), segmenter
                    (auto | newline | blank_line | embedded), gate (answer | none: paid only to responses with a
                    final answer and no guard hit, or always): the PRM's aggregated step score (rewards/process.py)
+    refreshed_process
+                   the process options + checker_kind (the task scorer's kind that labels samples; default
+                   reward.kind), every (5 rollout batches between PRM refreshes), buffer (1024 recent samples),
+                   epochs (2), batch_size (16), lr (3e-4), max_updates (None), hard_weight (4.0: a wrong sample
+                   weighs 1 + hard_weight x the score it was paid), labels (auto | exact | outcome), guard_window
+                   (5 batches), guard_high (0.25), guard_low (0.10), guard_floor (0.0: the factor while the
+                   gap mean(paid - checker) is too high), seed: a PRM retrained on the policy's own samples
+                   (rewards/refreshed.py)
+    reconstruction reconstructor (a summary -> document model folder; default: the task's own), budget (chars;
+                   default: the problem's), normalise (tokens | prior), penalty (0.0: the value of an over-budget
+                   or degenerate summary), max_char_run (4): how much better a frozen reconstructor predicts the
+                   document from the summary than from nothing (rewards/reconstruction.py; task summaries)
 
 Guards default to on when no correctness term has a nonzero weight (label-free training), off otherwise.
 """
@@ -39,6 +51,7 @@ from scaffold_rl.rewards.composite import (
 from scaffold_rl.rewards.format import FormatReward
 from scaffold_rl.rewards.guards import GUARD_NAMES, Guards, GuardSettings
 from scaffold_rl.rewards.length import LengthReward
+from scaffold_rl.rewards.refresh_rules import RefreshSettings
 
 _LENGTH_OPTIONS = {"p", "shape", "unit", "max_length", "start_step"}
 TERM_OPTIONS: dict[str, set[str]] = {
@@ -49,6 +62,9 @@ TERM_OPTIONS: dict[str, set[str]] = {
     "overlong": {"max_length", "cache", "unit"},
     "repetition": {"n", "max_penalty"},
     "process": {"prm_path", "aggregate", "segmenter", "gate"},
+    "refreshed_process": {"prm_path", "aggregate", "segmenter", "gate", "checker_kind",
+                          *(f.name for f in fields(RefreshSettings))},
+    "reconstruction": {"reconstructor", "budget", "normalise", "penalty", "max_char_run"},
 }
 _TERM_RE = re.compile(r"^\s*(?:([0-9.eE+-]+)\s*\*\s*)?([a-z_]+)\s*$")
 
@@ -97,9 +113,11 @@ def _length_reward(name: str, o: dict[str, Any], max_length: int | None, tokeniz
 
 
 def build_term(name: str, o: dict[str, Any], answer_pattern: str | None, tokenizer: Any,
-               max_length: int | None, correctness_kind: str, timeout_s: float, scorer_for=None) -> Term:
+               max_length: int | None, correctness_kind: str, timeout_s: float, scorer_for=None,
+               task: Any = None) -> Term:
     """One term from its options (weight excluded). `scorer_for(kind, timeout_s)` is the task's scorer factory
-    (Task.scorer), used by the correctness term; None = the shared checker."""
+    (Task.scorer), used by the correctness and refreshed_process terms; None = the shared checker. `task` (the
+    run's Task) gives the reconstruction term its default reconstructor."""
     timeout = o.get("timeout_s", timeout_s)
     if name == "correctness":
         kind = o.get("kind", correctness_kind)
@@ -119,6 +137,20 @@ def build_term(name: str, o: dict[str, Any], answer_pattern: str | None, tokeniz
 
         return ProcessTerm(o.get("prm_path"), o.get("aggregate", "min"), o.get("segmenter", "auto"),
                            gate=o.get("gate", "answer"), answer_pattern=answer_pattern)
+    if name == "refreshed_process":
+        from scaffold_rl.rewards.correctness import CorrectnessReward
+        from scaffold_rl.rewards.refreshed import RefreshedProcessTerm
+
+        kind = o.get("checker_kind", correctness_kind)
+        checker = scorer_for(kind, timeout) if scorer_for else CorrectnessReward(kind, answer_pattern, timeout)
+        settings = RefreshSettings(**{k: v for k, v in o.items() if k in {f.name for f in fields(RefreshSettings)}})
+        return RefreshedProcessTerm(o.get("prm_path"), o.get("aggregate", "min"), o.get("segmenter", "auto"),
+                                    gate=o.get("gate", "answer"), answer_pattern=answer_pattern, checker=checker,
+                                    settings=settings)
+    if name == "reconstruction":
+        from scaffold_rl.rewards.reconstruction import ReconstructionTerm
+
+        return ReconstructionTerm.from_options(o, task)
     return RepetitionTerm(o.get("n", 4), o.get("max_penalty", 1.0))
 
 
@@ -142,14 +174,15 @@ def build_guards(setting: Any, label_free: bool, answer_pattern: str | None) -> 
 
 def build_reward(spec: str | dict[str, Any], answer_pattern: str | None = None, tokenizer: Any = None, *,
                  max_length: int | None = None, correctness_kind: str = "answer",
-                 timeout_s: float = 2.0, scorer_for=None) -> CompositeReward:
+                 timeout_s: float = 2.0, scorer_for=None, task: Any = None) -> CompositeReward:
     """The reward a spec names. `max_length` (the rollout's max_new_tokens) is the default for length and
     overlong terms; `correctness_kind` is the default kind of a correctness term (config reward.kind);
-    `scorer_for` the task's scorer factory (Task.scorer)."""
+    `scorer_for` the task's scorer factory (Task.scorer); `task` the run's task (reconstruction's default
+    reconstructor)."""
     terms, guard_setting = parse_spec(spec)
     built = {name: (float(o.get("weight", 1.0)),
                     build_term(name, o, answer_pattern, tokenizer, max_length, correctness_kind, timeout_s,
-                               scorer_for))
+                               scorer_for, task))
              for name, o in terms.items()}
     label_free = built.get("correctness", (0.0, None))[0] == 0.0
     return CompositeReward(built, build_guards(guard_setting, label_free, answer_pattern))
@@ -175,4 +208,4 @@ def reward_for_run(reward_cfg: Any, task: Any, tokenizer: Any, max_length: int, 
         return task.scorer(reward_cfg.kind, reward_cfg.verifier_timeout_s)
     return build_reward(reward_cfg.spec, task.answer_pattern, tokenizer, max_length=max_length,
                         correctness_kind=reward_cfg.kind, timeout_s=reward_cfg.verifier_timeout_s,
-                        scorer_for=task.scorer)
+                        scorer_for=task.scorer, task=task)

@@ -31,8 +31,10 @@ class Task(Protocol):
     supports_hints: bool  # whether problems carry hint tiers or solution steps that hint strategies can use
     first_hard_level: int | None  # the level hint-depth evaluation measures latent ability on (None: none)
     split_info: dict[str, Any]  # how the held-out set was chosen, written to the run's eval files and report
-    # whether the embedded tiny model (character-level, pretrained on arithmetic chains) can read its problems: a
-    # run without model.path on a task that says False is an error at startup
+    # whether a run without model.path can read its problems: the embedded tiny model (character-level,
+    # pretrained on arithmetic chains, the shipped one by default) does for arithmetic and reasoning-gym; a task
+    # with its own `embedded_policy` (summaries) says True for that one. A run without model.path on a task that
+    # says False is an error at startup
     embedded_ok: bool
 
     def train_problems(self, n: int) -> list[Problem]: ...
@@ -44,6 +46,10 @@ class Task(Protocol):
     def extract_answer(self, text: str) -> str | None: ...
 
     def scorer(self, kind: str, timeout_s: float) -> Callable[[Problem, str], Any]: ...
+
+    # optional: `embedded_policy(cfg, echo) -> (model, tokenizer)`, a classmethod giving the task's own embedded
+    # base model when model.path is unset (see task_embedded_policy); it replaces the arithmetic model, shipped or
+    # cached, whatever model.use_shipped says
 
 
 class TaskBase:
@@ -139,11 +145,22 @@ def import_plugins(modules: list[str] | tuple[str, ...]) -> None:
 
 
 def _builtin() -> None:
-    from scaffold_rl.tasks import arithmetic, files, records  # noqa: F401 - registers the built-in tasks
+    from scaffold_rl.tasks import arithmetic, files, records, summaries  # noqa: F401 - registers the built-in tasks
 
     for optional in ("scaffold_rl.tasks.reasoning_gym", "scaffold_rl.tasks.hf"):
         if importlib.util.find_spec(optional) is not None:
             importlib.import_module(optional)
+
+
+def task_embedded_policy(cfg):
+    """The registered task's own embedded policy loader, `embedded_policy(cfg, echo) -> (model, tokenizer)`, or
+    None. A task whose problems the embedded arithmetic model cannot read (summaries) brings its own; it is used
+    when model.path is not set."""
+    _builtin()
+    import_plugins(getattr(cfg, "plugins", ()))
+    factory = TASKS.get(cfg.task.name)
+    owner = getattr(factory, "__self__", factory)  # a registered from_config classmethod: its class
+    return getattr(owner, "embedded_policy", None)
 
 
 def build_task(cfg) -> Task:

@@ -30,6 +30,7 @@ from scaffold_rl.runtime import COMPLETE_MARKER, last_complete_checkpoint, set_t
 from scaffold_rl.types import Batch, Problem
 
 STATE_FILE = "scaffold_state.json"
+REWARD_STATE_DIR = "reward_state"  # per stateful reward term: <term>/ with its model, optimizer and buffer
 
 
 def batch_geometry(cfg, num_processes: int | None = None) -> dict:
@@ -398,6 +399,9 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         state = {"strategy": self.stage.strategy.state_dict(), "step": self.state.global_step, "work": work,
                  "tracker": tracker.state_dict() if tracker is not None else {}}
         (folder / STATE_FILE).write_text(json.dumps(state))
+        reward = self._training_reward()
+        if reward is not None:  # a reward that learns (refreshed_process): its weights, optimizer and buffer
+            reward.save_state(folder / REWARD_STATE_DIR)
         (folder / COMPLETE_MARKER).write_text("ok\n")
 
     def _load_optimizer_and_scheduler(self, checkpoint):
@@ -407,9 +411,18 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
             self.stage.strategy.load_state_dict(state["strategy"])
             if getattr(self.stage, "tracker", None) is not None:
                 self.stage.tracker.load_state_dict(state.get("tracker", {}))
+            reward = self._training_reward()
+            if reward is not None:
+                reward.load_state(Path(checkpoint) / REWARD_STATE_DIR)
             # the totals are global: process 0 carries them on, the others start their share from 0
             work = state.get("work", {}) if self.accelerator.is_main_process else {}
             self.work = {"generated": int(work.get("generated", 0)), "trained": int(work.get("trained", 0))}
+
+    def _training_reward(self):
+        """The rollout stage's reward when some of its terms keep state across steps, else None."""
+        reward = getattr(getattr(self.stage, "sampler", None), "reward", None)
+        stateful = getattr(reward, "stateful_terms", None)
+        return reward if stateful is not None and stateful() else None
 
     def work_totals(self) -> dict[str, int]:
         """Tokens of work so far summed over processes (a collective with several: every process calls it)."""
