@@ -184,7 +184,6 @@ def test_trl_reward_functions_are_summed_batched_and_decide_correct():
         reward.score_batch([(problems[0], "x", [1])])
 
 
-@pytest.mark.slow  # a fresh interpreter importing TRL and a short training run: 20-35 s of CPU
 def test_the_readme_python_example_runs_as_written(tmp_path):
     """The block under '## Python API', verbatim, in a fresh interpreter; its hub id resolves to a tiny model put
     in a local Hugging Face cache (nothing is downloaded)."""

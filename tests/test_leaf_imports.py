@@ -5,12 +5,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow  # three fresh interpreters running eval, search and prm: 9-16 s on the shared 2 cores
 def test_eval_search_and_prm_run_without_importing_trl(tmp_path):
     over = [f"model.cache_dir={tmp_path / 'cache'}", "model.embedded.hidden_size=32",
             "model.embedded.intermediate_size=64", "model.embedded.num_layers=1", "model.embedded.num_heads=2",

@@ -26,7 +26,6 @@ def test_default_config_uses_the_shipped_model_whatever_the_cpu(monkeypatch, tmp
     assert info["stored_dtype"] == "bfloat16" and "scaffold-rl pretrain --ship" in info["rebuild_command"]
 
 
-@pytest.mark.slow  # the evaluation table in full (200 problems per level and the hinted level): ~60 s
 def test_the_shipped_model_reproduces_its_evaluation_table():
     from scaffold_rl.eval.evaluate import evaluate_levels
     from scaffold_rl.eval.held_out import eval_max_new_tokens
