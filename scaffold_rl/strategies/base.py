@@ -38,7 +38,8 @@ def register(cls: type[RescueStrategy]) -> type[RescueStrategy]:
 
 def build_strategy(config) -> RescueStrategy:
     """The strategy named by `config.strategy.name`, built from the whole run config."""
-    from scaffold_rl.strategies import dynamic_sampling, grpo, reference, scaf_grpo, seele  # noqa: F401 registers
+    from scaffold_rl.strategies import (  # noqa: F401 registers
+        dynamic_sampling, grpo, guide, luffy, pope, questa, reference, scaf_grpo, seele, self_hint)
 
     name = config.strategy.name
     if name not in STRATEGIES:
