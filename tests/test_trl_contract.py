@@ -17,6 +17,10 @@ ATTRIBUTES = {
     "self.use_vllm": "rollouts and evaluation sync vLLM weights",
     "self.num_generations": "rollout rows are regrouped per problem",
     "self.rollout_func": "our rollout stage is TRL's rollout_func",
+    "self.epsilon_low": "importance-corrected rows (guide) are clipped like TRL's rows",
+    "self.importance_sampling_level": "per-token estimators need token-level importance sampling",
+    "self.max_completion_length": "off-policy rows are normalised like TRL's dr_grpo",
+    'completion_mask * inputs["tool_mask"]': "off-policy rows leave TRL's surrogate through the tool mask",
 }
 METHODS = {
     "_generate_and_score_completions": "we keep the rows TRL passes and add the hint-NLL mask",
