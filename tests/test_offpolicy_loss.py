@@ -42,7 +42,8 @@ def test_off_policy_loss_is_minus_advantage_times_shaped_probability_never_clipp
     weight = [0.1 * x / (x + 0.1) ** 2 for x in (0.01, 0.5, 1.0)]
     assert logps.grad[0].tolist() == pytest.approx([-2.0 * w for w in weight], rel=1e-5)
     assert stats["grad_weight"][0].tolist() == pytest.approx(weight, rel=1e-5)
-    assert weight[0] > 0.01 * 8 and weight[2] < 1.0 / 10  # 0.83 vs 0.01 on-policy; 0.083 vs 1
+    assert weight[0] > 0.01 * 8 and weight[2] < 1.0 / 10  # 0.083 vs 0.01 unshaped; 0.083 vs 1
+    assert max(weight) < 0.25 + 1e-9 and weight[1] == pytest.approx(0.05 / 0.36)
 
 
 def test_no_shaping_means_the_raw_probability_and_plain_rows_get_nothing():

@@ -10,8 +10,10 @@ A row's `Rollout.estimator` says how its completion tokens enter the policy loss
   write gets a small rho, hence a small step.
 * "off_policy" (LUFFY, arXiv 2504.14945): a reference trace nobody sampled. pi_phi is taken to be 1, so the ratio
   is pi_theta itself, never clipped, and policy shaping f(p) = p / (p + gamma) replaces it: the loss is -A f(p_t),
-  whose gradient -A gamma p / (p + gamma)^2 grad log p up-weights low-probability tokens (gamma = 0.1: a token at
-  p = 0.01 gets 0.83 x the on-policy weight, one at p = 1 gets 0.083). gamma None: f(p) = p.
+  whose gradient is -A w(p) grad log p with w(p) = gamma p / (p + gamma)^2. Against the unshaped f(p) = p (weight p)
+  that up-weights low-probability tokens (gamma = 0.1: w = 0.083 at p = 0.01, 8x; at most 0.25, at p = gamma) and
+  down-weights likely ones (0.083 at p = 1). Against plain imitation of the trace (the `reference` strategy's
+  on-policy ratio, weight 1) every token weighs at most a quarter. gamma None: f(p) = p.
 
 The trainer keeps these rows out of TRL's own loss (their tool_mask is zeroed for that call, so TRL neither clips
 nor counts them) and adds the sum below with TRL's normaliser of the same loss type, so a batch mixing plain and
