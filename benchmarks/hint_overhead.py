@@ -76,12 +76,12 @@ def main():
     torch.set_num_threads(a.threads)
     arms = {
         "grpo": ["strategy.name=grpo"],
-        "scaf (hint in prompt)": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]"],
-        "scaf (hint tokens trained)": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
-                                       "strategy.hint_placement=response"],
-        "scaf (hint tokens trained), batched search": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
-                                                       "strategy.hint_placement=response",
-                                                       "strategy.search=batched"],
+        "scaf (hint in prompt)": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]"],
+        "scaf (hint tokens trained)": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]",
+                                       "strategy.scaf.hint_placement=response"],
+        "scaf (hint tokens trained), batched search": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]",
+                                                       "strategy.scaf.hint_placement=response",
+                                                       "strategy.scaf.search=batched"],
     }
     results = {}
     for skip in (True, False):

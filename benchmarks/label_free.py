@@ -1,7 +1,7 @@
 """The label-free benchmark (issue 5; Xin et al., arXiv 2505.19439 at small scale): a base model that reasons
 better than it answers, trained with ground-truth correctness, format only, or format + length.
 
-    .venv/bin/python benchmarks/label_free.py [--seeds 0,1,2] [--minutes 3] [--share 0.5]
+    .venv/bin/python benchmarks/label_free.py [--seeds 0,1,2] [--tokens 600000 | --steps N | --minutes M] [--share 0.5]
                                               [--out benchmarks/results/label_free] [overrides ...]
 
 The base model is the demo's, pretrained with `model.pretrain.bad_answer_share` (default 0.5): problems whose
@@ -18,7 +18,7 @@ at a time (scaffold_rl/arms.py):
 Evaluation always grades answers against gold (greedy, held-out). Prints per level the base model's answer
 and chain accuracy, each arm's answer accuracy after training (mean +- std over seeds) and chain accuracy,
 and the gain of each label-free arm on the training levels as a share of the correctness arm's gain; writes
-label_free.json and the comparison report. Takes about 3 x seeds x (minutes + 1.5) / 2 minutes, plus the
+label_free.json and the comparison report. Takes about 3 x seeds x (minutes of training + 1.5) / 2 minutes, plus the
 base model's pretraining (about 8 minutes at one thread) the first time.
 """
 from __future__ import annotations
@@ -30,11 +30,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from scaffold_rl.arms import Arm, cached_json, load_run, run_arms
+from scaffold_rl.arms import Arm, add_budget_args, budget_overrides, cached_json, load_run, run_arms
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.demo import evaluate_base
 from scaffold_rl.eval.compare import summary_rows, write_comparison
+from scaffold_rl.eval.held_out import eval_max_new_tokens
 from scaffold_rl.train.trainer import set_threads
 
 DEMO_CONFIG = Path(__file__).parents[1] / "scaffold_rl" / "configs" / "demo.yaml"
@@ -66,7 +67,7 @@ def chain_and_answer(cfg: RunConfig, model_path: Path | None = None) -> dict[str
     task = build_task(cfg)
     sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
     sampler.reward = lambda problem, response: Score(0.0, False)  # scored below, three ways
-    params = SamplingParams(max_new_tokens=cfg.eval.max_new_tokens, greedy=True)
+    params = SamplingParams(max_new_tokens=eval_max_new_tokens(cfg), greedy=True)
     out = {}
     for level, problems in task.eval_problems(cfg.eval.n_per_level).items():
         groups = sampler.sample([(p, None) for p in problems], 1, seed=1234, params=params)
@@ -91,7 +92,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arms", default=",".join(ARMS), help=f"subset of {list(ARMS)}")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--minutes", type=float, default=3.0, help="training budget per run (CPU minutes)")
+    add_budget_args(ap, tokens=600_000)
     ap.add_argument("--share", type=float, default=0.5, help="model.pretrain.bad_answer_share of the base model")
     ap.add_argument("--levels", default="1,2", help="training levels (the base model reasons on 1-2)")
     ap.add_argument("--parallel", type=int, default=2, help="runs at once (one thread each)")
@@ -105,7 +106,8 @@ def main():
     seeds = [int(s) for s in a.seeds.split(",")]
     names = [x for x in a.arms.split(",") if x]
     train_levels = [int(x) for x in a.levels.split(",")]
-    common = [f"train.max_minutes={a.minutes}", "train.budget_clock=cpu", "eval.samples=0", "eval.every=50",
+    limits, budget_text = budget_overrides(a)
+    common = limits + ["eval.samples=0", "eval.every=50",
               "reward.kind=answer", f"model.pretrain.bad_answer_share={a.share}",
               f"task.train_levels=[{a.levels}]", "strategy.name=grpo"] + a.overrides
     cfg = load_config(RunConfig, a.config, common)
@@ -169,12 +171,12 @@ def main():
         print(f"| {name} | " + " | ".join(cells) + f" | {e['gain'][0]:+.3f} ± {e['gain'][1]:.3f} | "
               f"{e['share_of_correctness_gain']:.0%} | {e['steps'][0]:.0f} |")
     result = {"summary": summary, "rows": rows, "base": base["levels"], "base_habits": base_habits,
-              "length_max_length": max_length, "after_habits": after_chain, "minutes": a.minutes, "share": a.share,
+              "length_max_length": max_length, "after_habits": after_chain, "budget": budget_text, "share": a.share,
               "seeds": seeds,
               "train_levels": trained, "overrides": a.overrides, "wall_s": round(time.perf_counter() - t0)}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "label_free.json").write_text(json.dumps(result, indent=1, default=str))
-    write_comparison(runs, a.out, f"Label-free benchmark ({a.minutes:g} min per run, 1 thread)",
+    write_comparison(runs, a.out, f"Label-free benchmark ({budget_text} per run, 1 thread)",
                      hard_level=trained[-1])
     print(f"\nwall time {result['wall_s']} s; report {a.out / 'report.md'}")
 

@@ -2,7 +2,7 @@
 process reward, and the ProcessBench F1 of the tiny PRM.
 
     .venv/bin/python benchmarks/prm.py [--label-problems 300] [--completions 8] [--bon-problems 100]
-                                       [--grpo-minutes 5] [--out benchmarks/results/prm] [--smoke] [overrides ...]
+                                       [--grpo-tokens 1500000] [--out benchmarks/results/prm] [--smoke] [overrides ...]
 
 1. Labels: the base policy samples `--solutions` solutions per training problem (levels `--label-levels`);
    Math-Shepherd MC labels (K = `--completions`) and OmegaPRM binary-search labels, each compared with the
@@ -13,7 +13,7 @@ process reward, and the ProcessBench F1 of the tiny PRM.
 3. Best-of-N on `--bon-levels` at N = 1, 4, 16, 64 (64 samples per problem, the first N used): majority vote,
    PRM best-of-N (min aggregation), PRM-weighted vote, and the outcome-verifier oracle (pass@N). Selection uses
    `scaffold_rl/search/voting.py`.
-4. GRPO outcome-only vs outcome + 0.5 x process (MC-hard PRM, min) for `--grpo-minutes` each (CPU clock), two
+4. GRPO outcome-only vs outcome + 0.5 x process (MC-hard PRM, min) for `--grpo-tokens` tokens of work each, two
    arms in parallel with one thread each, demo config (levels 2,3,3, strict correctness).
 5. ProcessBench F1 (gsm8k, math; `--processbench-limit` samples per split) of the MC-hard PRM: a char-level
    2.6 M model that never saw English is expected near chance.
@@ -173,13 +173,13 @@ def best_of_n_stage(a, cfg, task, sampler, prm_paths: dict) -> dict:
 
 
 def grpo_stage(a, out: Path, prm_path: Path) -> dict:
-    from scaffold_rl.arms import Arm, load_run, run_arms
+    from scaffold_rl.arms import STEP_CAP, Arm, load_run, run_arms
     from scaffold_rl.config import RunConfig
     from scaffold_rl.configio import load_config
     from scaffold_rl.demo import evaluate_base
     from scaffold_rl.eval.compare import summary_rows
 
-    common = [f"train.max_minutes={a.grpo_minutes}", "train.budget_clock=cpu", "eval.samples=0", "eval.every=0",
+    common = [f"train.steps={STEP_CAP}", f"train.max_tokens={a.grpo_tokens}", "eval.samples=0", "eval.every=0",
               f"eval.n_per_level={a.grpo_eval_problems}", *a.overrides]
     cfg = load_config(RunConfig, DEMO_CONFIG, common)
     base = evaluate_base(cfg, echo=lambda m: None)
@@ -269,7 +269,8 @@ def main():
     ap.add_argument("--bon-levels", default="3", help="levels for best-of-N (the base model's pass@64: L3 0.6, L4 0)")
     ap.add_argument("--bon-problems", type=int, default=100)
     ap.add_argument("--n", default="1,4,16,64")
-    ap.add_argument("--grpo-minutes", type=float, default=5.0, help="0 skips the GRPO comparison")
+    ap.add_argument("--grpo-tokens", type=int, default=1_500_000,
+                    help="tokens of work per GRPO run (generated + trained); 0 skips the GRPO comparison")
     ap.add_argument("--grpo-eval-problems", type=int, default=200)
     ap.add_argument("--process-weight", type=float, default=0.5)
     ap.add_argument("--processbench-limit", type=int, default=200, help="0 skips ProcessBench")
@@ -281,7 +282,7 @@ def main():
     if a.smoke:
         a.label_problems, a.solutions, a.completions, a.prm_epochs = 6, 2, 2, 1
         a.eval_problems, a.bon_problems, a.n, a.processbench_limit = 4, 3, "1,4", 4
-        a.grpo_minutes, a.grpo_eval_problems = min(a.grpo_minutes, 0.1), 10
+        a.grpo_tokens, a.grpo_eval_problems = min(a.grpo_tokens, 20_000), 10
         a.out = a.out.with_name(a.out.name + "_smoke")
     from scaffold_rl.config import RunConfig
     from scaffold_rl.configio import load_config
@@ -304,7 +305,7 @@ def main():
         prm = ProcessRewardModel.load(paths["mc_hard"])
         res["processbench"] = evaluate_processbench(prm.score_steps_batch, limit=a.processbench_limit,
                                                     log=lambda m: None)
-    if a.grpo_minutes > 0 and "mc_hard" in paths:
+    if a.grpo_tokens > 0 and "mc_hard" in paths:
         res["grpo"] = grpo_stage(a, a.out, paths["mc_hard"].resolve())
     res["wall_s"] = round(time.perf_counter() - t0)
     (a.out / "prm.json").write_text(json.dumps(res, indent=1, default=str))

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from scaffold_rl.eval.held_out import eval_max_new_tokens
+
 
 def method_config(method: str, n: int, base: dict):
     from scaffold_rl.search.types import SearchConfig
@@ -71,7 +73,7 @@ def main():
     print("| method | N | level | accuracy | tokens/problem | no answer | s |\n|---|---|---|---|---|---|---|")
     for method in methods:
         for n in ns:
-            scfg = method_config(method, n, {"max_new_tokens": cfg.eval.max_new_tokens})
+            scfg = method_config(method, n, {"max_new_tokens": eval_max_new_tokens(cfg)})
             for level, problems in sorted(by_level.items()):
                 policy = make_search_policy(cfg, scfg, model, tokenizer, task)
                 totals, _ = search_many(method, policy, problems, None if method == "majority" else scorer, scfg,

@@ -1,6 +1,6 @@
 """Does SEELE keep each problem near its target accuracy? Target sweep on a small, revisited problem pool.
 
-    .venv/bin/python benchmarks/seele_tracking.py [--targets 0.25,0.5,0.75] [--seeds 0] [--minutes 5]
+    .venv/bin/python benchmarks/seele_tracking.py [--targets 0.25,0.5,0.75] [--seeds 0] [--tokens 1000000 | --steps N | --minutes M]
                                                   [--levels 3] [--pool 160] [--out benchmarks/results/seele_tracking]
 
 Each arm is the `seele` preset with one target, trained on `--pool` problems (an epoch is pool / 16 steps, so
@@ -21,7 +21,7 @@ import statistics
 import time
 from pathlib import Path
 
-from scaffold_rl.arms import Arm, arm_from_spec, load_run, run_arms
+from scaffold_rl.arms import Arm, add_budget_args, arm_from_spec, budget_overrides, load_run, run_arms
 
 DEMO_CONFIG = Path(__file__).parents[1] / "scaffold_rl" / "configs" / "demo.yaml"
 
@@ -48,7 +48,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", default="0.25,0.5,0.75")
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--minutes", type=float, default=5.0)
+    add_budget_args(ap, tokens=1_000_000)
     ap.add_argument("--pool", type=int, default=160)
     ap.add_argument("--levels", default="3", help="training levels (comma-separated)")
     ap.add_argument("--config", type=Path, default=DEMO_CONFIG)
@@ -58,10 +58,11 @@ def main():
     t0 = time.perf_counter()
     targets = [float(t) for t in a.targets.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
-    common = [f"train.max_minutes={a.minutes}", "train.budget_clock=cpu", f"task.num_train_problems={a.pool}",
+    limits, budget_text = budget_overrides(a)
+    common = limits + [f"task.num_train_problems={a.pool}",
               f"task.train_levels=[{a.levels}]", "eval.samples=0", "eval.every=0"] + a.overrides
     seele = arm_from_spec("seele")
-    arms = [Arm(f"seele-t{t:g}-s{seed}", seele.overrides + [f"strategy.seele_target={t}", f"train.seed={seed}"])
+    arms = [Arm(f"seele-t{t:g}-s{seed}", seele.overrides + [f"strategy.seele.target={t}", f"train.seed={seed}"])
             for t in targets for seed in seeds]
     run_dirs = run_arms(arms, common, a.config, a.out, parallel=2, threads=1)
     rows = []
@@ -80,7 +81,7 @@ def main():
         print(f"| {r['arm']} | {r['target']:.2f} | " + " | ".join(f"{r[k]:.3f}" for k in round_keys) +
               f" | {r['achieved']:.3f} | {r['gap']:+.3f} | {r['per_problem_abs_err']:.3f} | {r['rate_mean']:.2f} | "
               f"{r['revisit_steps']} / {r['steps']} | {final} |")
-    result = {"rows": rows, "minutes": a.minutes, "pool": a.pool, "overrides": a.overrides,
+    result = {"rows": rows, "budget": budget_text, "pool": a.pool, "overrides": a.overrides,
               "wall_s": round(time.perf_counter() - t0)}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "seele_tracking.json").write_text(json.dumps(result, indent=1, default=str))

@@ -20,23 +20,23 @@ from pathlib import Path
 # ablation of the cliff benchmark.
 PRESETS: dict[str, list[str]] = {
     "grpo": ["strategy.name=grpo"],
-    "scaf": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]", "strategy.hint_placement=prompt"],
-    "scaf_hint_tokens": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
-                         "strategy.hint_placement=response"],
+    "scaf": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]", "strategy.scaf.hint_placement=prompt"],
+    "scaf_hint_tokens": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]",
+                         "strategy.scaf.hint_placement=response"],
     "reference": ["strategy.name=reference"],
     # ablations of the paper, as options of the same runner
-    "scaf_full_ladder": ["strategy.name=scaf_grpo", "strategy.hint_placement=prompt"],
-    "scaf_whole_tier": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]", "strategy.incremental=false"],
-    "scaf_offpolicy": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
-                       "strategy.hint_placement=dropped"],
+    "scaf_full_ladder": ["strategy.name=scaf_grpo", "strategy.scaf.hint_placement=prompt"],
+    "scaf_whole_tier": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]", "strategy.scaf.incremental=false"],
+    "scaf_offpolicy": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]",
+                       "strategy.scaf.hint_placement=dropped"],
     # the same ablations of the variant that crosses on the embedded task (hint tokens trained). On the embedded
     # task K/P hints are prompt lines in every placement, so the full ladder trains only S hints' tokens
-    "scaf_kp_prompt_s_tokens": ["strategy.name=scaf_grpo", "strategy.hint_placement=response"],
-    "scaf_hint_tokens_whole_tier": ["strategy.name=scaf_grpo", "strategy.hint_tiers=[solution]",
-                                    "strategy.hint_placement=response", "strategy.incremental=false"],
+    "scaf_kp_prompt_s_tokens": ["strategy.name=scaf_grpo", "strategy.scaf.hint_placement=response"],
+    "scaf_hint_tokens_whole_tier": ["strategy.name=scaf_grpo", "strategy.scaf.hint_tiers=[solution]",
+                                    "strategy.scaf.hint_placement=response", "strategy.scaf.incremental=false"],
     # SEELE with the paper's Dr.GRPO advantage; characters, because a 3-step chain offers too few prefix
     # lengths for the fitted rate to move (docs/strategies.md); m = 4 rounds of num_generations / 4
-    "seele": ["strategy.name=seele", "strategy.seele_granularity=char", "train.scale_rewards=none"],
+    "seele": ["strategy.name=seele", "strategy.seele.granularity=char", "train.scale_rewards=none"],
     "dapo": ["strategy.name=dynamic_sampling"],
     # the hint family (docs/strategies.md), each at its paper's settings. Guide: the embedded model never saw K/P
     # lines, so its natural-language guidance is the paper's default order (knowledge first); guide_solution is the
@@ -52,7 +52,9 @@ PRESETS: dict[str, list[str]] = {
     "luffy": ["strategy.name=luffy", "train.scale_rewards=none", "train.loss_type=dr_grpo"],
     "luffy_no_shaping": ["strategy.name=luffy", "strategy.luffy.shaping_gamma=null", "train.scale_rewards=none",
                          "train.loss_type=dr_grpo"],
-    # SAGE (fresh JSON hint levels at every collapse) and NuRL (one text hint per problem, written once)
+    # SAGE (fresh JSON hint levels at every collapse) and NuRL (one text hint per problem, written once);
+    # self_hint is the strategy's own name for its default, SAGE
+    "self_hint": ["strategy.name=self_hint"],
     "sage": ["strategy.name=self_hint"],
     "nurl": ["strategy.name=self_hint", "strategy.self_hint.format=text", "strategy.self_hint.reuse=true"],
 }
@@ -138,7 +140,7 @@ def cached_json(path: Path, key: dict, compute):
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
-    from scaffold_rl.train.trainer import last_complete_checkpoint
+    from scaffold_rl.runtime import last_complete_checkpoint
 
     return last_complete_checkpoint(run_dir / "checkpoints") is not None
 
@@ -152,3 +154,30 @@ def load_run(run_dir: Path) -> dict:
         "base": json.loads((run_dir / "eval_base.json").read_text()),
         "final": json.loads((run_dir / "eval_final.json").read_text()),
     }
+
+
+STEP_CAP = 100_000  # train.steps when the budget is in tokens or minutes: never the binding limit
+
+
+def add_budget_args(parser, tokens: int) -> None:
+    """--tokens (default `tokens`) | --steps | --minutes [--clock]: the per-arm training budget of a benchmark."""
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--tokens", type=int, default=tokens,
+                        help="tokens of work per run: generated + trained, counted exactly (default; the same "
+                             "compute on any machine)")
+    budget.add_argument("--steps", type=int, help="training steps per run")
+    budget.add_argument("--minutes", type=float, help="training minutes per run (a convenience: machine-dependent)")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help="clock of --minutes")
+
+
+def budget_overrides(args) -> tuple[list[str], str]:
+    """The config overrides of the budget add_budget_args parsed, and a phrase naming it."""
+    # each form states all three limits, so a budget in the config file never silently binds instead
+    if args.steps:
+        return [f"train.steps={args.steps}", "train.max_tokens=null", "train.max_minutes=null"], f"{args.steps} steps"
+    if args.minutes:
+        return ([f"train.steps={STEP_CAP}", "train.max_tokens=null", f"train.max_minutes={args.minutes}",
+                 f"train.budget_clock={args.clock}"], f"{args.minutes:g} {args.clock}-clock minutes (machine-dependent)")
+    return ([f"train.steps={STEP_CAP}", f"train.max_tokens={args.tokens}", "train.max_minutes=null"],
+            f"{args.tokens / 1e6:g} M tokens")
+

@@ -18,15 +18,31 @@ DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
 
 def _config(args, default_file: Path | None = None) -> RunConfig:
+    """The run config, with the startup checks that need plugins (strategy, reward, trackers) already made."""
+    from scaffold_rl.startup import check_config
+
     path = args.config or (default_file if default_file and default_file.exists() else None)
-    return load_config(RunConfig, path, args.overrides)
+    cfg = load_config(RunConfig, path, args.overrides)
+    check_config(cfg)
+    return cfg
+
+
+def help_config() -> str:
+    """`--help-config`: every key, then TRL's names for ours."""
+    from scaffold_rl.config import TRL_FIXED, TRL_NAMES
+
+    lines = [describe_config(RunConfig), "", "TRL's names (GRPOConfig / TRL script flags) and ours:"]
+    lines += [f"  {trl:<30} -> {ours}" + (f"  ({note})" if note else "") for trl, (ours, note) in TRL_NAMES.items()]
+    lines += ["", "Any other GRPOConfig field: train.trl.<field>=<value> (train.trl: {field: value} in YAML), except:"]
+    lines += [f"  {name:<30} {why}" for name, why in TRL_FIXED.items()]
+    return "\n".join(lines)
 
 
 def cmd_train(args) -> None:
     from scaffold_rl.train.run import train
 
     if args.help_config:
-        print(describe_config(RunConfig))
+        print(help_config())
         return
     if args.resume:
         if args.overrides or args.config:
@@ -52,7 +68,7 @@ def cmd_demo(args) -> None:
 
 def cmd_pretrain(args) -> None:
     from scaffold_rl.models.loading import load_policy
-    from scaffold_rl.train.trainer import set_threads
+    from scaffold_rl.runtime import set_threads
 
     cfg = _config(args)
     set_threads(cfg.train.threads)

@@ -32,6 +32,18 @@ class TaskConfig:
     system_prompt: str | None = knob(None, "System message of chat prompts (datasets answered by a chat model). "
                                      "None = 'Please reason step by step, and put your final answer within "
                                      "\\boxed{}.'; '' = no system message.")
+    prompt_field: str | None = knob(None, "Field holding the question in files, hf: datasets and Python datasets "
+                                    "(dotted for nested, e.g. 'extra.question'). None = 'problem', else 'question'.")
+    answer_field: str | None = knob(None, "Field holding the gold answer (files, hf:, Python datasets). None = "
+                                    "'answer', else verl's 'reward_model.ground_truth'.")
+    solution_field: str | None = knob(None, "Field holding a worked solution (optional per row; SEELE and the "
+                                      "hint splitter read it). None = 'solution'.")
+    hf_config: str | None = knob(None, "hf: datasets: the configuration (subset) name passed to "
+                                 "datasets.load_dataset, e.g. 'main' for openai/gsm8k.")
+    split: str = knob("train", "hf: datasets: the split trained on.")
+    eval_split: str | None = knob(None, "hf: datasets: the split held out for evaluation (its problems are removed "
+                                  "from training), e.g. 'test'; with task.eval_name=hf:<id> the split of that one "
+                                  "(default 'test'). None = task.eval_fraction or the first eval.n_per_level rows.")
     train_levels: list[int] = knob([2, 3, 3], "Arithmetic levels sampled for RL training; repeat a level to weight it.")
     eval_levels: list[int] = knob([1, 2, 3, 4], "Arithmetic levels evaluated per run (held-out test split).")
     value_min: int = knob(100, "Smallest value any intermediate result may take (arithmetic).")
@@ -57,6 +69,8 @@ class TaskConfig:
             raise ValueError("eval_fraction must be in (0, 1)")
         if self.eval_fraction is not None and self.eval_name:
             raise ValueError("set task.eval_name or task.eval_fraction, not both")
+        if self.eval_fraction is not None and self.eval_split and not self.eval_name:
+            raise ValueError("set task.eval_split or task.eval_fraction, not both")
 
 
 @dataclass
@@ -116,9 +130,12 @@ class LoraSettings:
 
 @dataclass
 class ModelConfig:
-    path: str | None = knob(None, "Local Hugging Face causal LM directory. None = the embedded tiny model: the copy "
+    path: str | None = knob(None, "Hugging Face causal LM: a local folder, or a hub id (e.g. Qwen/Qwen2.5-0.5B) "
+                            "found in the local Hugging Face cache ($HF_HOME; nothing is downloaded at run time: "
+                            "fetch it first with `hf download <id>`). None = the embedded tiny model: the copy "
                             "shipped with the package when one exists for this config, else pretrained in-process "
-                            "and cached (see `pretrain`).")
+                            "and cached (see `pretrain`); it reads only tasks that declare it can (the arithmetic "
+                            "task).")
     use_shipped: bool = knob(True, "Embedded model: use the base model shipped with the package for this config "
                              "(scaffold_rl/assets/embedded/<config hash>: the same weights on every machine, so "
                              "every figure starts from them). False = the local cache, pretraining when missing; "
@@ -139,7 +156,12 @@ class RolloutConfig:
     top_k: int = knob(0, "Top-k sampling (0 = off).")
     top_p: float = knob(1.0, "Nucleus sampling (1.0 = off).")
     static_cache: bool = knob(True, "Use a static KV cache in generation (faster on CPU and GPU).")
-    generation_batch_size: int = knob(256, "Most sequences generated at once.")
+    max_batch_sequences: int = knob(256, "Most sequences generated at once (transformers backend; not TRL's "
+                                    "generation_batch_size, which is the prompts x generations of one rollout "
+                                    "batch: ours is train.prompts_per_step x rollout.num_generations).")
+    chat_template_kwargs: dict[str, Any] = knob({}, "Extra arguments of the tokenizer's apply_chat_template for chat "
+                                                "prompts, e.g. {enable_thinking: false} for Qwen3's thinking "
+                                                "switch. Ignored by the embedded task (plain prompts).")
     max_prompt_tokens: int | None = knob(None, "Longest prompt (hint included) a rollout may have; a longer one is "
                                          "an error naming the problem. None = no check (the model's context is "
                                          "the limit). Scaf-GRPO: 4096, room for hints.")
@@ -160,6 +182,9 @@ class RolloutConfig:
     vllm_server_port: int = knob(8000, "vllm server: port of `trl vllm-serve`.")
     vllm_server_timeout: float = knob(240.0, "vllm server: seconds to wait for the server to come up.")
 
+    __config_renamed__ = {"generation_batch_size": ("max_batch_sequences", "TRL's generation_batch_size is the "
+                                                    "rollouts of one generation step, which is not what this was")}
+
 
 @dataclass
 class RewardConfig:
@@ -172,20 +197,114 @@ class RewardConfig:
         "e.g. 'format_length' (label-free, Xin et al.), 'format', 'format_length+0.5*overlong', "
         "'correctness+0.1*repetition', or a mapping {term: weight | {weight: w, option: value}, guards: ...}. "
         "Terms: correctness, format, length, format_length, overlong, repetition. `reward=<spec>` on the "
-        "command line (or `reward: <spec>` in YAML) is short for reward.spec. Evaluation always uses correctness.")
+        "command line (or `reward: <spec>` in YAML) is short for reward.spec. Evaluation always uses correctness. "
+        "Checked at startup, after `plugins` are imported.")
+    funcs: list[str] = knob([], "TRL-style reward functions trained on instead of reward.spec: 'module:function' or "
+                            "'path/to/file.py:function', each f(prompts, completions, **kwargs) -> list[float] "
+                            "(kwargs: the dataset's columns such as answer, completion_ids, trainer_state, "
+                            "log_metric), called once per generation call. Python: scaffold_rl.train(..., "
+                            "reward_funcs=[f]).")
+    weights: list[float] | None = knob(None, "Weights of reward.funcs, summed like TRL's reward_weights (None = all "
+                                       "1.0). A function's None for a sample leaves it out of that sample's sum.")
+    correct_threshold: float = knob(1.0, "With reward.funcs: a sample counts as correct (for all-wrong groups, "
+                                    "rescue strategies and pass rates) when its weighted reward is >= this. 1.0 "
+                                    "fits TRL's accuracy rewards (1 right, 0 wrong).")
 
     __config_shorthand__ = "spec"  # `reward=format_length` means reward.spec=format_length (configio)
 
     def __post_init__(self):
-        if self.spec is not None:  # a typo in a term name fails at load time, not after pretraining
-            from scaffold_rl.rewards.registry import parse_spec
+        if self.funcs and self.spec is not None:
+            raise ValueError("set reward.spec or reward.funcs, not both (a reward function can read the gold answer "
+                             "from its `answer` argument)")
+        if self.weights is not None and len(self.weights) != len(self.funcs):
+            raise ValueError(f"reward.weights has {len(self.weights)} entries for {len(self.funcs)} reward.funcs")
 
-            parse_spec(self.spec)
+
+# Strategy knobs: those every rescue-after-exemption strategy shares sit at `strategy.*`; each strategy's own sit in
+# its subsection, one dataclass per strategy (`strategy.<section>.*`), read by the strategy's from_config through
+# `config.strategy.<section>`. A new built-in strategy adds its dataclass here and one field to StrategyConfig; a
+# plugin strategy declares its own dataclass (`Options`) and reads `strategy.options` (strategies/base.py).
 
 
 @dataclass
-class GuideConfig:
-    """Guide-GRPO (arXiv 2506.13923): hinted re-samples of all-wrong groups, trained as the unhinted policy."""
+class ScafOptions:
+    """strategy.scaf.*: Scaf-GRPO's hint ladder and search (strategies/scaf_grpo.py)."""
+
+    hint_tiers: list[Literal["knowledge", "planning", "solution"]] = knob(
+        ["knowledge", "planning", "solution"], "Hint tiers and their order on the ladder; e.g. [solution] for a "
+        "solution-only ladder. Problems lacking a tier fall back to the ones they have.")
+    incremental: bool = knob(True, "Ladder levels within a tier: True = first 1, 2, 3, 4 parts (paper); False = "
+                             "each tier whole, one level per tier (paper ablation).")
+    search: Literal["batched", "sequential"] = knob(
+        "sequential", "Hint search: 'sequential' samples level by level (all triggered problems together), "
+        "stopping a problem at its first success (fewer tokens); 'batched' samples every level of every "
+        "triggered problem in one generation call (official code). Same outcome distribution.")
+    samples_per_level: int = knob(1, "Samples drawn per (problem, hint level) in the search (paper: 1).")
+    hint_placement: Literal["prompt", "response", "dropped"] = knob(
+        "prompt", "Where a rescued sample's hint goes in training. 'prompt': stays in the prompt, loss on "
+        "generated tokens only (paper-faithful). 'response': original prompt, hint tokens moved into the trained "
+        "response (our CPU trials' winner). 'dropped': original prompt, hint removed, generated tokens only (the "
+        "paper's rejected off-policy alternative).")
+
+    def __post_init__(self):
+        if not self.hint_tiers or len(set(self.hint_tiers)) != len(self.hint_tiers):
+            raise ValueError("hint_tiers must be a non-empty list without repeats")
+        if self.samples_per_level < 1:
+            raise ValueError("samples_per_level must be >= 1")
+
+
+@dataclass
+class SeeleOptions:
+    """strategy.seele.*: SEELE's rounds and hint-rate fit (strategies/seele.py)."""
+
+    rounds: int = knob(4, "Rounds per step (m). Before each round the hint rate of every problem is refitted from "
+                       "the rounds so far; the group (advantage) spans all rounds.")
+    samples_per_round: int | None = knob(
+        None, "Samples per problem and round (n). None = rollout.num_generations / rounds; when set, "
+        "rollout.num_generations must equal rounds x n (the paper: 4 x 8 = 32).")
+    target: float = knob(0.5, "Accuracy the hint rate aims at, in (0, 1) (paper: 0.5, where a GRPO step learns "
+                         "most).")
+    fit_memory: bool = knob(
+        True, "Refit rounds 2..m on this step's (rate, accuracy) points plus those of the problem's previous visit "
+        "(ours), not on this step's alone (False: the paper, which resets every step). With this step's points "
+        "alone the fits rest on one or two points plus the anchors and pull the achieved accuracy toward 0.5: at "
+        "targets 0.25 / 0.75 it lands at +0.19 / -0.16 of the target, with memory at +0.05 / -0.03 (3 seeds, "
+        "docs/benchmarks.md).")
+    granularity: Literal["step", "token", "char"] = knob(
+        "step", "Unit of the solution prefix. 'step': reference steps (the embedded task's solution_steps; "
+        "datasets with only meta['solution'] text are cut into at most 5 steps by hints/split.py); 'token': "
+        "tokens of the solution text; 'char': characters.")
+    hint_loss: Literal["nll", "rl"] = knob(
+        "nll", "How the hint tokens (which open the response) are trained. 'nll' (paper): no policy loss, a "
+        "supervised term of weight train.hint_nll_weight. 'rl' (ablation, warns): the policy loss, like generated "
+        "tokens — a failed hinted rollout's negative advantage then pushes the reference prefix down, which is "
+        "why the paper masks it. The paper also uses train.scale_rewards=none (Dr.GRPO).")
+
+    def __post_init__(self):
+        if self.rounds < 1 or (self.samples_per_round is not None and self.samples_per_round < 1):
+            raise ValueError("rounds and samples_per_round must be >= 1")
+        if not 0.0 < self.target < 1.0:
+            raise ValueError("target must be in (0, 1)")
+
+
+@dataclass
+class DapoOptions:
+    """strategy.dapo.*: DAPO dynamic sampling (strategies/dynamic_sampling.py)."""
+
+    max_extra_batches: int = knob(
+        3, "Most extra generation batches per step (each: prompts_per_step freshly drawn problems). When still "
+        "short of informative groups, the remaining slots keep all-equal groups of the step's own problems (zero "
+        "advantage: no gradient).")
+
+    def __post_init__(self):
+        if self.max_extra_batches < 0:
+            raise ValueError("max_extra_batches must be >= 0")
+
+
+@dataclass
+class GuideOptions:
+    """strategy.guide.*: Guide-GRPO (strategies/guide.py; arXiv 2506.13923): hinted re-samples of all-wrong
+    groups, trained as the unhinted policy."""
 
     hint_tiers: list[Literal["knowledge", "planning", "solution"]] = knob(
         ["knowledge", "planning", "solution"], "Where the hint comes from: the first of these tiers the problem has, "
@@ -198,12 +317,13 @@ class GuideConfig:
 
     def __post_init__(self):
         if not self.hint_tiers or len(set(self.hint_tiers)) != len(self.hint_tiers):
-            raise ValueError("guide.hint_tiers must be a non-empty list without repeats")
+            raise ValueError("hint_tiers must be a non-empty list without repeats")
 
 
 @dataclass
-class QuestAConfig:
-    """QuestA (arXiv 2507.13266): the first p % of the solution in the prompt of hard problems, p = 50 % then 25 %."""
+class QuestAOptions:
+    """strategy.questa.*: QuestA (strategies/questa.py; arXiv 2507.13266): the first p % of the solution in the
+    prompt of hard problems, p = 50 % then 25 %."""
 
     prefix_fractions: list[float] = knob([0.5, 0.25], "The curriculum: the share p of the solution shown, one value "
                                          "per stage, stages in order (paper: 0.5, then 0.25 from the stage-1 model).")
@@ -222,17 +342,18 @@ class QuestAConfig:
 
     def __post_init__(self):
         if not self.prefix_fractions or not all(0.0 < p <= 1.0 for p in self.prefix_fractions):
-            raise ValueError("questa.prefix_fractions must be a non-empty list of shares in (0, 1]")
+            raise ValueError("prefix_fractions must be a non-empty list of shares in (0, 1]")
         if self.stage_batches is not None and self.stage_batches < 1:
-            raise ValueError("questa.stage_batches must be >= 1")
+            raise ValueError("stage_batches must be >= 1")
         if self.min_prefix_chars < 0:
-            raise ValueError("questa.min_prefix_chars must be >= 0")
+            raise ValueError("min_prefix_chars must be >= 0")
 
 
 @dataclass
-class POPEConfig:
-    """POPE (arXiv 2601.18779): the shortest oracle-solution prefix (at most 1/4) that lets the model succeed guides
-    on-policy rollouts of hard problems; the prefix is context, never a training target."""
+class PopeOptions:
+    """strategy.pope.*: POPE (strategies/pope.py; arXiv 2601.18779): the shortest oracle-solution prefix (at most
+    1/4) that lets the model succeed guides on-policy rollouts of hard problems; the prefix is context, never a
+    training target."""
 
     max_prefix_fraction: float = knob(0.25, "Longest prefix tried, as a share of the solution (paper: 1/4).")
     levels: int = knob(4, "Prefix lengths tried, shortest first: (1..levels) / levels x max_prefix_fraction of the "
@@ -244,12 +365,13 @@ class POPEConfig:
 
     def __post_init__(self):
         if not 0.0 < self.max_prefix_fraction <= 1.0 or self.levels < 1 or self.samples_per_level < 1:
-            raise ValueError("pope needs max_prefix_fraction in (0, 1], levels >= 1 and samples_per_level >= 1")
+            raise ValueError("max_prefix_fraction must be in (0, 1], levels and samples_per_level >= 1")
 
 
 @dataclass
-class LuffyConfig:
-    """LUFFY (arXiv 2504.14945): off-policy reference traces share every group with on-policy rollouts."""
+class LuffyOptions:
+    """strategy.luffy.*: LUFFY (strategies/luffy.py; arXiv 2504.14945): off-policy reference traces share every
+    group with on-policy rollouts."""
 
     off_policy_traces: int = knob(1, "Reference traces per group (paper: 1 of 8); the other num_generations - this "
                                   "are sampled on-policy. A problem without an accepted reference gets a fully "
@@ -260,15 +382,16 @@ class LuffyConfig:
 
     def __post_init__(self):
         if self.off_policy_traces < 1:
-            raise ValueError("luffy.off_policy_traces must be >= 1")
+            raise ValueError("off_policy_traces must be >= 1")
         if self.shaping_gamma is not None and self.shaping_gamma <= 0:
-            raise ValueError("luffy.shaping_gamma must be > 0 (or None for no shaping)")
+            raise ValueError("shaping_gamma must be > 0 (or None for no shaping)")
 
 
 @dataclass
-class SelfHintConfig:
-    """Self-written hints (NuRL arXiv 2509.25666, SAGE arXiv 2602.03143): the policy writes a hint for a collapsed
-    group from the problem and its reference solution; the group is re-sampled with that hint in the prompt."""
+class SelfHintOptions:
+    """strategy.self_hint.*: self-written hints (strategies/self_hint.py; NuRL arXiv 2509.25666, SAGE arXiv
+    2602.03143): the policy writes a hint for a collapsed group from the problem and its reference solution; the
+    group is re-sampled with that hint in the prompt."""
 
     levels: int = knob(3, "Hint levels the policy is asked for (SAGE: 3, minimal to detailed); each still-unsolved "
                        "group is re-sampled level by level until one has a success.")
@@ -288,27 +411,29 @@ class SelfHintConfig:
 
     def __post_init__(self):
         if self.levels < 1 or self.retries < 1:
-            raise ValueError("self_hint.levels and self_hint.retries must be >= 1")
+            raise ValueError("levels and retries must be >= 1")
 
 
 @dataclass
 class StrategyConfig:
-    name: Literal["grpo", "scaf_grpo", "reference", "seele", "dynamic_sampling", "guide", "questa", "pope", "luffy",
-                  "self_hint"] = knob(
-        "grpo", "Rescue strategy applied to each step's groups. 'grpo': none (plain GRPO). 'scaf_grpo': after the "
-        "exemption, an all-wrong group gets its least effective hint searched (K1..K4, P1..P4, S1..S4) and a "
-        "hinted success replaces failures (Scaf-GRPO). 'reference': after the exemption, failures of an all-wrong "
-        "group are replaced by the full reference completion (LUFFY-like control; no search, no generation). "
-        "'seele': every group is sampled in seele_rounds rounds under a prefix of the reference solution whose "
-        "length a per-problem item-response curve picks to hit seele_target accuracy (SEELE). "
-        "'dynamic_sampling': groups whose rewards are all equal are dropped and replaced by groups of freshly "
-        "drawn problems, up to dapo_max_extra_batches extra generation batches (DAPO). 'guide': all-wrong groups are "
-        "re-sampled with a hint in the prompt and trained as the unhinted policy with an importance ratio over the "
-        "hinted sampling probabilities (Guide-GRPO). 'questa': hard problems get the first p % of the solution in "
-        "the prompt, p following a curriculum (QuestA). 'pope': all-wrong groups are re-sampled under the shortest "
-        "solution prefix (<= 1/4) that works, prefix never trained (POPE). 'luffy': every group has an off-policy "
-        "reference trace with policy shaping (LUFFY). 'self_hint': the policy writes hints for its collapsed "
-        "groups from the reference solution (NuRL / SAGE). docs/strategies.md.")
+    name: str = knob(
+        "grpo", "Rescue strategy applied to each step's groups: a registered strategy (built-in or from a module "
+        "in `plugins`; checked at startup, which lists the available names). 'grpo': none (plain GRPO). "
+        "'scaf_grpo': after the exemption, an all-wrong group gets its least effective hint searched (K1..K4, "
+        "P1..P4, S1..S4) and a hinted success replaces failures (Scaf-GRPO; strategy.scaf.*). 'reference': after "
+        "the exemption, failures of an all-wrong group are replaced by the full reference completion (LUFFY-like "
+        "control; no search, no generation). 'seele': every group is sampled in strategy.seele.rounds rounds "
+        "under a prefix of the reference solution whose length a per-problem item-response curve picks to hit "
+        "strategy.seele.target accuracy (SEELE). 'dynamic_sampling': groups whose rewards are all equal are "
+        "dropped and replaced by groups of freshly drawn problems, up to strategy.dapo.max_extra_batches extra "
+        "generation batches (DAPO). 'guide': all-wrong groups are re-sampled with a hint in the prompt and "
+        "trained as the unhinted policy with an importance ratio over the hinted sampling probabilities "
+        "(Guide-GRPO; strategy.guide.*). 'questa': hard problems get the first p % of the solution in the prompt, "
+        "p following a curriculum (QuestA; strategy.questa.*). 'pope': all-wrong groups are re-sampled under the "
+        "shortest solution prefix (<= 1/4) that works, prefix never trained (POPE; strategy.pope.*). 'luffy': "
+        "every group has an off-policy reference trace with policy shaping (LUFFY; strategy.luffy.*). "
+        "'self_hint': the policy writes hints for its collapsed groups from the reference solution (NuRL / SAGE; "
+        "strategy.self_hint.*). docs/strategies.md.")
     exemption_fraction: float = knob(0.15, "Guidance-free warm-up as a share of the run's rollout batches "
                                      "(train.steps / train.mini_batches; paper: 0.15): no hints while batch t <= "
                                      "fraction x batches (t counted from 1).")
@@ -325,56 +450,27 @@ class StrategyConfig:
                                "observation per batch; needs 2 windows).")
     plateau_tolerance: float = knob(0.01, "Plateau trigger: the all-wrong fraction must fall by more than this "
                                     "between consecutive windows to count as still improving.")
-    hint_tiers: list[Literal["knowledge", "planning", "solution"]] = knob(
-        ["knowledge", "planning", "solution"], "Hint tiers and their order on the ladder (scaf_grpo); e.g. "
-        "[solution] for a solution-only ladder. Problems lacking a tier fall back to the ones they have.")
-    incremental: bool = knob(True, "Ladder levels within a tier: True = first 1, 2, 3, 4 parts (paper); False = "
-                             "each tier whole, one level per tier (paper ablation).")
-    search: Literal["batched", "sequential"] = knob(
-        "sequential", "Hint search: 'sequential' samples level by level (all triggered problems together), "
-        "stopping a problem at its first success (fewer tokens); 'batched' samples every level of every "
-        "triggered problem in one generation call (official code). Same outcome distribution.")
-    samples_per_level: int = knob(1, "Samples drawn per (problem, hint level) in the search (paper: 1).")
     replace: int = knob(1, "Failed rollouts of an all-wrong group replaced by successes (hinted for scaf_grpo, "
                         "the reference for 'reference'); fewer when fewer successes were found; never the "
                         "whole group (at least one failure is kept so the advantage is not zero).")
-    hint_placement: Literal["prompt", "response", "dropped"] = knob(
-        "prompt", "Where a rescued sample's hint goes in training (scaf_grpo). 'prompt': stays in the prompt, "
-        "loss on generated tokens only (paper-faithful). 'response': original prompt, hint tokens moved into "
-        "the trained response (our CPU trials' winner). 'dropped': original prompt, hint removed, generated "
-        "tokens only (the paper's rejected off-policy alternative).")
-    seele_rounds: int = knob(4, "SEELE: rounds per step (m). Before each round the hint rate of every problem is "
-                             "refitted from the rounds so far; the group (advantage) spans all rounds.")
-    seele_samples_per_round: int | None = knob(
-        None, "SEELE: samples per problem and round (n). None = rollout.num_generations / seele_rounds; when set, "
-        "rollout.num_generations must equal seele_rounds x n (the paper: 4 x 8 = 32).")
-    seele_target: float = knob(0.5, "SEELE: accuracy the hint rate aims at, in (0, 1) (paper: 0.5, where a GRPO "
-                               "step learns most).")
-    seele_fit_memory: bool = knob(
-        True, "SEELE: refit rounds 2..m on this step's (rate, accuracy) points plus those of the problem's previous "
-        "visit (ours), not on this step's alone (False: the paper, which resets every step). With this step's "
-        "points alone the fits "
-        "rest on one or two points plus the anchors and pull the achieved accuracy toward 0.5: at targets 0.25 / "
-        "0.75 it lands at +0.19 / -0.16 of the target, with memory at +0.05 / -0.03 (3 seeds, docs/benchmarks.md).")
-    seele_granularity: Literal["step", "token", "char"] = knob(
-        "step", "SEELE: unit of the solution prefix. 'step': reference steps (the embedded task's solution_steps; "
-        "datasets with only meta['solution'] text are cut into at most 5 steps by hints/split.py); 'token': "
-        "tokens of the solution text; 'char': characters.")
-    seele_hint_loss: Literal["nll", "rl"] = knob(
-        "nll", "SEELE: how the hint tokens (which open the response) are trained. 'nll' (paper): no policy loss, "
-        "a supervised term of weight train.hint_nll_weight. 'rl' (ablation, warns): the policy loss, like "
-        "generated tokens — a failed hinted rollout's negative advantage then pushes the reference prefix down, "
-        "which is why the paper masks it. The paper also uses train.scale_rewards=none (Dr.GRPO).")
-    dapo_max_extra_batches: int = knob(
-        3, "dynamic_sampling: most extra generation batches per step (each: prompts_per_step freshly drawn "
-        "problems). When still short of informative groups, the remaining slots keep all-equal groups of the "
-        "step's own problems (zero advantage: no gradient).")
+    options: dict[str, Any] = knob({}, "Knobs of a plugin strategy (one without a subsection here), checked at "
+                                   "startup by the strategy's own `Options` dataclass when it declares one.")
+    scaf: ScafOptions = field(default_factory=ScafOptions)
+    seele: SeeleOptions = field(default_factory=SeeleOptions)
+    dapo: DapoOptions = field(default_factory=DapoOptions)
+    guide: GuideOptions = field(default_factory=GuideOptions)
+    questa: QuestAOptions = field(default_factory=QuestAOptions)
+    pope: PopeOptions = field(default_factory=PopeOptions)
+    luffy: LuffyOptions = field(default_factory=LuffyOptions)
+    self_hint: SelfHintOptions = field(default_factory=SelfHintOptions)
 
-    guide: GuideConfig = field(default_factory=GuideConfig)
-    questa: QuestAConfig = field(default_factory=QuestAConfig)
-    pope: POPEConfig = field(default_factory=POPEConfig)
-    luffy: LuffyConfig = field(default_factory=LuffyConfig)
-    self_hint: SelfHintConfig = field(default_factory=SelfHintConfig)
+    # the flat keys these subsections replaced: an old config fails naming the new key (configio)
+    __config_renamed__ = {
+        **{k: f"scaf.{k}" for k in ("hint_tiers", "incremental", "search", "samples_per_level", "hint_placement")},
+        **{f"seele_{k}": f"seele.{k}" for k in ("rounds", "samples_per_round", "target", "fit_memory",
+                                                 "granularity", "hint_loss")},
+        "dapo_max_extra_batches": "dapo.max_extra_batches",
+    }
 
     def __post_init__(self):
         if not 0.0 <= self.exemption_fraction <= 1.0:
@@ -383,16 +479,8 @@ class StrategyConfig:
             raise ValueError("exemption_steps must be >= 0")
         if self.plateau_window < 1 or self.plateau_tolerance < 0:
             raise ValueError("plateau_window must be >= 1 and plateau_tolerance >= 0")
-        if not self.hint_tiers or len(set(self.hint_tiers)) != len(self.hint_tiers):
-            raise ValueError("hint_tiers must be a non-empty list without repeats")
-        if self.samples_per_level < 1 or self.replace < 1:
-            raise ValueError("samples_per_level and replace must be >= 1")
-        if self.seele_rounds < 1 or (self.seele_samples_per_round is not None and self.seele_samples_per_round < 1):
-            raise ValueError("seele_rounds and seele_samples_per_round must be >= 1")
-        if not 0.0 < self.seele_target < 1.0:
-            raise ValueError("seele_target must be in (0, 1)")
-        if self.dapo_max_extra_batches < 0:
-            raise ValueError("dapo_max_extra_batches must be >= 0")
+        if self.replace < 1:
+            raise ValueError("replace must be >= 1")
 
 
 @dataclass
@@ -400,11 +488,12 @@ class TrainConfig:
     steps: int = knob(200, "Optimizer steps (updates): one generation batch each, or one per train.mini_batches "
                       "updates when that is > 1.")
     max_tokens: int | None = knob(None, "Stop once the run has done this many tokens of work: tokens generated "
-                                  "by the rollout stage (rollouts, hint search, SEELE rounds, DAPO refills) plus "
-                                  "tokens trained (prompt + completion of every row in the loss's forward and "
-                                  "backward passes). Counted exactly, so arms at equal max_tokens see equal compute "
-                                  "on any machine, busy or idle; the step that crosses the budget is the last. "
-                                  "train.steps stays an upper bound.")
+                                  "by the rollout stage (rollouts, hint search, SEELE rounds, DAPO refills, "
+                                  "self-written hints) plus tokens trained (prompt + completion of every row in "
+                                  "the loss's forward and backward passes, and of a strategy's own forward passes: "
+                                  "guide's behaviour log-probs). Counted exactly, so arms at equal max_tokens see "
+                                  "equal compute on any machine, busy or idle; the step that crosses the budget is "
+                                  "the last. train.steps stays an upper bound.")
     max_minutes: float | None = knob(None, "Stop after this much training time. A convenience: a time budget buys "
                                      "fewer steps on a slower or busier machine, so results that must hold "
                                      "elsewhere use train.steps or train.max_tokens.")
@@ -451,11 +540,26 @@ class TrainConfig:
                                   "which never get the policy loss. 0 leaves them untrained. Other rollouts are "
                                   "unaffected.")
 
+    report_to: str | list[str] = knob(
+        "none", "Experiment trackers, through TRL/transformers: 'none', 'tensorboard' (event files in "
+        "<run>/tensorboard), 'wandb' (WANDB_MODE=offline works without a network), 'trackio', or a list of them. "
+        "Every step's metrics (reward, reward/*, scaf/*, seele/*, dapo/*, zero_adv_frac, cliff/* graduations, "
+        "tokens) and the held-out evaluations (eval/*: before training at step 0 and every eval.every steps) "
+        "reach them; metrics.jsonl is written either way. `pip install 'scaffold-rl[tracking]'` for tensorboard.")
+    trl: dict[str, Any] = knob({}, "Any other trl.GRPOConfig field, passed through as written, e.g. {optim: "
+                               "adamw_torch_fused, lr_scheduler_type: cosine, warmup_ratio: 0.05, "
+                               "mask_truncated_completions: true}. Fields we set from our own keys are refused "
+                               "naming ours (learning_rate: train.lr, ...), and so are the few our rollout stage "
+                               "depends on; checked at startup.")
+
     def __post_init__(self):
         if self.hint_nll_weight < 0:
             raise ValueError("hint_nll_weight must be >= 0")
         if self.mini_batches < 1 or self.grad_accum < 1:
             raise ValueError("mini_batches and grad_accum must be >= 1")
+        trackers = [self.report_to] if isinstance(self.report_to, str) else list(self.report_to)
+        if not trackers or ("none" in trackers and len(trackers) > 1):
+            raise ValueError("report_to: 'none', or one or more trackers without 'none'")
 
 
 @dataclass
@@ -473,8 +577,79 @@ class EvalConfig:
                              "pass@k at large k separates problems newly solved from sharper sampling of ones "
                              "already in reach (0 = off; the cliff benchmark uses 64).")
     hard_problems: int = knob(50, "Held-out problems of the hard level that get eval.hard_samples samples each.")
-    max_new_tokens: int = knob(64, "Completion length limit in evaluation.")
+    max_new_tokens: int | None = knob(None, "Completion length limit in evaluation; None = rollout.max_new_tokens.")
     batch_size: int = knob(512, "Most sequences generated at once in evaluation.")
+
+
+# GRPOConfig field -> (our key, how it maps). Kept here, as data, so the config layer needs no TRL import.
+TRL_NAMES: dict[str, tuple[str, str]] = {
+    "learning_rate": ("train.lr", ""),
+    "max_completion_length": ("rollout.max_new_tokens", ""),
+    "num_generations": ("rollout.num_generations", ""),
+    "per_device_train_batch_size": ("train.prompts_per_step", "rows per device are derived: prompts_per_step x "
+                                    "num_generations / (processes x train.mini_batches x train.grad_accum)"),
+    "generation_batch_size": ("train.prompts_per_step", "a generation batch is prompts_per_step x num_generations "
+                              "rollouts"),
+    "gradient_accumulation_steps": ("train.grad_accum", ""),
+    "steps_per_generation": ("train.mini_batches", "optimizer updates per generation batch"),
+    "num_iterations": ("train.mini_batches", "the rollout stage counts rollout batches as train.steps / "
+                       "train.mini_batches; several updates per batch are mini-batches"),
+    "max_steps": ("train.steps", ""),
+    "num_train_epochs": ("train.steps", "runs are counted in updates"),
+    "beta": ("train.beta", ""),
+    "epsilon": ("train.epsilon", ""),
+    "epsilon_high": ("train.epsilon_high", ""),
+    "loss_type": ("train.loss_type", ""),
+    "scale_rewards": ("train.scale_rewards", ""),
+    "weight_decay": ("train.weight_decay", ""),
+    "adam_beta2": ("train.adam_beta2", ""),
+    "max_grad_norm": ("train.max_grad_norm", ""),
+    "seed": ("train.seed", ""),
+    "data_seed": ("train.seed", "one seed drives sampling, data order and updates"),
+    "bf16": ("train.bf16", ""),
+    "fp16": ("train.bf16", "mixed precision is bf16 or off"),
+    "gradient_checkpointing": ("train.gradient_checkpointing", ""),
+    "save_steps": ("train.save_every", ""),
+    "save_total_limit": ("train.keep_checkpoints", ""),
+    "report_to": ("train.report_to", ""),
+    "output_dir": ("output_dir", "or --run-dir; checkpoints go to <run folder>/checkpoints"),
+    "run_name": ("name", ""),
+    "temperature": ("rollout.temperature", ""),
+    "top_k": ("rollout.top_k", ""),
+    "top_p": ("rollout.top_p", ""),
+    "chat_template_kwargs": ("rollout.chat_template_kwargs", ""),
+    "max_prompt_length": ("rollout.max_prompt_tokens", "a longer prompt is an error, not cut"),
+    "use_vllm": ("rollout.backend", "rollout.backend=vllm"),
+    "vllm_mode": ("rollout.vllm_mode", ""),
+    "vllm_gpu_memory_utilization": ("rollout.vllm_gpu_memory_utilization", ""),
+    "vllm_tensor_parallel_size": ("rollout.vllm_tensor_parallel_size", ""),
+    "vllm_max_model_length": ("rollout.vllm_max_model_length", ""),
+    "vllm_server_host": ("rollout.vllm_server_host", ""),
+    "vllm_server_port": ("rollout.vllm_server_port", ""),
+    "vllm_server_timeout": ("rollout.vllm_server_timeout", ""),
+    "reward_weights": ("reward.weights", "with reward.funcs"),
+    "reward_funcs": ("reward.funcs", ""),
+    "model_name_or_path": ("model.path", "a local folder or a cached hub id"),
+    "dataset_name": ("task.name", "task.name=hf:<id>"),
+    "dataset_config": ("task.hf_config", ""),
+    "dataset_train_split": ("task.split", ""),
+    "dataset_test_split": ("task.eval_split", ""),
+    "use_peft": ("model.lora.enabled", ""),
+    "lora_r": ("model.lora.r", ""),
+    "lora_alpha": ("model.lora.alpha", ""),
+    "lora_dropout": ("model.lora.dropout", ""),
+    "lora_target_modules": ("model.lora.target_modules", ""),
+}
+
+# GRPOConfig fields train.trl refuses although we have no key for them: the rollout stage or the run folder relies
+# on the value we set
+TRL_FIXED: dict[str, str] = {
+    "logging_steps": "every step is logged: metrics.jsonl, the step line and the budgets read each step's log",
+    "save_strategy": "checkpoints every train.save_every steps carry the strategy state (resume relies on them)",
+    "remove_unused_columns": "the rollout stage finds each row's problem by its problem_index column",
+    "vllm_importance_sampling_correction": "our rollout returns no sampling log-probs to correct with",
+    "use_cpu": "chosen from the hardware (CPU when no GPU is visible)",
+}
 
 
 @dataclass
@@ -490,3 +665,7 @@ class RunConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    # TRL's names (GRPOConfig and the TRL scripts' flags) for our keys: an unknown key spelled the TRL way is an
+    # error naming ours (configio); train.trl refuses these fields for the same reason (train/trainer.py)
+    __config_foreign_names__ = TRL_NAMES

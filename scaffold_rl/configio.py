@@ -14,6 +14,13 @@ what was expected, and the closest valid key.
 
 A section class may declare ``__config_shorthand__ = "field"``: a scalar given for the whole section then
 sets that one field (``reward=format_length`` in an override or ``reward: format_length`` in YAML).
+
+Two more class attributes make unknown keys point somewhere useful instead of only to close spellings:
+
+* ``__config_renamed__ = {"old": "new.path"}`` (or ``{"old": ("new.path", "why")}``) on a section: a key that
+  moved or was renamed is an error naming its new key, relative to that section;
+* ``__config_foreign_names__ = {"learning_rate": ("train.lr", "note")}`` on the root: another tool's name for
+  one of our keys (TRL's, here), recognised at any depth.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
-__all__ = ["ConfigError", "config_to_dict", "describe_config", "load_config", "save_config"]
+__all__ = ["ConfigError", "build_section", "config_error", "config_to_dict", "describe_config", "load_config", "save_config"]
 
 T = TypeVar("T")
 
@@ -145,8 +152,27 @@ def _all_paths(cls: type) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _unknown_key_msg(full: str, level_names: Sequence[str], root: type) -> str:
-    """Suggest siblings first, then keys anywhere in the tree (catches misplaced keys)."""
+def _renamed_msg(full: str, section: type | None, root: type) -> str | None:
+    """The error for a key that moved (``__config_renamed__``) or is another tool's name for one of ours."""
+    prefix, _, leaf = full.rpartition(".")
+    renamed = getattr(section, "__config_renamed__", None) or {}
+    if leaf in renamed:
+        target = renamed[leaf]
+        new, why = (target, "") if isinstance(target, str) else target
+        return (f"'{full}' was renamed: use '{_join(prefix, new)}'" + (f" ({why})" if why else ""))
+    foreign = getattr(root, "__config_foreign_names__", None) or {}
+    if leaf in foreign:
+        ours, note = foreign[leaf]
+        return (f"unknown key '{full}': '{leaf}' is TRL's name; ours is '{ours}'" + (f" ({note})" if note else ""))
+    return None
+
+
+def _unknown_key_msg(full: str, level_names: Sequence[str], root: type, section: type | None = None) -> str:
+    """A renamed or foreign key names its new home; else suggest siblings first, then keys anywhere in the tree
+    (catches misplaced keys)."""
+    moved = _renamed_msg(full, section, root)
+    if moved:
+        return moved
     prefix, _, leaf = full.rpartition(".")
     paths = _all_paths(root)
     by_leaf: dict[str, list[str]] = {}
@@ -322,7 +348,7 @@ def _build(value: Any, cls: type, key: str, ctx: _Ctx) -> Any:
     for name, v in value.items():
         sub = _join(key, str(name))
         if not isinstance(name, str) or name not in fields:
-            raise ctx.error(sub, _unknown_key_msg(sub, list(fields), ctx.root))
+            raise ctx.error(sub, _unknown_key_msg(sub, list(fields), ctx.root, cls))
         f, ftp = fields[name]
         if _is_dc_type(ftp) and isinstance(v, Mapping) and f.default_factory is not dataclasses.MISSING:
             v = _section_over_default(ftp, _plain(f.default_factory()), v)  # keeps the parent's defaults
@@ -404,7 +430,7 @@ def _override_target(key: str, root: type, where: str) -> Any:
         if _is_dc_type(inner):
             fields = _fields(inner)
             if part not in fields:
-                raise ConfigError(f"{where}: {_unknown_key_msg('.'.join(parts[: i + 1]), list(fields), root)}")
+                raise ConfigError(f"{where}: {_unknown_key_msg('.'.join(parts[: i + 1]), list(fields), root, inner)}")
             tp = fields[part][1]
         elif get_origin(inner) is dict or inner is dict:
             tp = (get_args(inner) or (Any, Any))[1]
@@ -467,8 +493,10 @@ def _apply_override(raw: dict[str, Any], item: str, ctx: _Ctx) -> None:
 # --------------------------------------------------------------------------- public API
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
-    """Build ``cls`` from its defaults, then the YAML file at ``path``, then ``overrides`` in order.
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = (),
+                data: Mapping | None = None) -> T:
+    """Build ``cls`` from its defaults, then the YAML file at ``path`` (or the nested mapping ``data``, read
+    as that file would be), then ``overrides`` in order.
 
     Overrides are ``dotted.key=value`` strings with YAML-syntax values. Raises
     :class:`ConfigError` for unknown keys, wrong types and ``__post_init__`` failures.
@@ -477,11 +505,37 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
         raise TypeError(f"load_config needs a dataclass type, got {cls!r}")
     if isinstance(overrides, str):
         raise TypeError("overrides must be a sequence of KEY=VALUE strings, not a single string")
-    ctx = _Ctx(root=cls, default_loc=str(path) if path is not None else None, origins={})
-    raw = _read_yaml(Path(path), ctx.origins) if path is not None else {}
+    if path is not None and data is not None:
+        raise TypeError("give a YAML path or a mapping, not both")
+    default_loc = str(path) if path is not None else "config mapping" if data is not None else None
+    ctx = _Ctx(root=cls, default_loc=default_loc, origins={})
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"the config must be a mapping of config keys, got {type(data).__name__}")
+    raw = _read_yaml(Path(path), ctx.origins) if path is not None else _plain(data) if data is not None else {}
     for item in overrides:
         _apply_override(raw, item, ctx)
-    return _build(raw, cls, "", ctx)
+    obj = _build(raw, cls, "", ctx)
+    # where each key came from, for checks that can only run later (names registered by plugins, say)
+    object.__setattr__(obj, "_config_origins", ctx)
+    return obj
+
+
+def build_section(cls: type[T], value: Mapping, key: str, like: Any = None) -> T:
+    """``cls`` (a dataclass) from a plain mapping that sits at ``key`` of a loaded config (a plugin's own options,
+    say): the same checks and messages as :func:`load_config`, located in ``like``'s file when it has one."""
+    src = getattr(like, "_config_origins", None)
+    if isinstance(src, _Ctx):
+        ctx = _Ctx(root=cls, default_loc=src.default_loc, origins=dict(src.origins))
+    else:
+        ctx = _Ctx(root=cls, default_loc=None, origins={})
+    return _build(dict(value or {}), cls, key, ctx)
+
+
+def config_error(obj: Any, key: str, msg: str) -> ConfigError:
+    """A ConfigError about ``key`` of a loaded config, located like a load-time one (``file:line`` or the
+    override) when ``obj`` came from :func:`load_config`."""
+    ctx = getattr(obj, "_config_origins", None)
+    return ctx.error(key, msg) if isinstance(ctx, _Ctx) else ConfigError(msg)
 
 
 def _section_over_default(cls: type, default: Mapping, given: Mapping) -> dict:

@@ -35,10 +35,11 @@ def main(config_path: str, run_dir: str) -> None:
     """CONFIG is a pickled RunConfig: exactly the test's object, whatever a YAML round trip would change."""
     import pickle
 
+    from scaffold_rl.rollout import factory
     from scaffold_rl.train import run
     from scaffold_rl.train.distributed import exit_launched_process
 
-    run.TransformersGenerator = PromptSeededGenerator
+    factory.TransformersGenerator = PromptSeededGenerator
     cfg = pickle.loads(open(config_path, "rb").read())
     run.train(cfg, run_dir=run_dir, echo=lambda *a: None, make_report=False)
     # train() tears its process group down on every process

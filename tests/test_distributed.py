@@ -23,7 +23,7 @@ def step_records(run_dir: Path) -> list[dict]:
 STRATEGIES = {
     # SEELE: every group sampled in 2 rounds under solution-prefix hints (hint tokens under the NLL term),
     # per-problem hint rates learned and merged across processes
-    "seele": dict(name="seele", seele_rounds=2),
+    "seele": dict(name="seele", seele={"rounds": 2}),
     # Scaf-GRPO from step 1: all-wrong groups detected and hint-searched on their own process
     "scaf_grpo": dict(name="scaf_grpo", exemption_steps=0),
 }
@@ -41,12 +41,18 @@ def test_two_processes_match_one_process_with_hints_active(tmp_path, monkeypatch
     cfg.task.train_levels = [1, 2]
     cfg.train.prompts_per_step, cfg.train.steps, cfg.train.threads, cfg.train.lr = 4, 3, 1, 1e-3
     for key, value in STRATEGIES[strategy].items():
-        setattr(cfg.strategy, key, value)
+        if isinstance(value, dict):  # a strategy's own subsection (strategy.seele.*)
+            for sub, v in value.items():
+                setattr(getattr(cfg.strategy, key), sub, v)
+        else:
+            setattr(cfg.strategy, key, value)
     cfg.eval.n_per_level, cfg.eval.samples, cfg.task.eval_levels = 2, 0, [1]
     cfg.eval.every, cfg.train.max_minutes = 2, 60.0  # periodic evaluation and the budget clock, on every process
     (tmp_path / "cfg.pkl").write_bytes(pickle.dumps(cfg))
 
-    monkeypatch.setattr(run, "TransformersGenerator", PromptSeededGenerator)
+    from scaffold_rl.rollout import factory
+
+    monkeypatch.setattr(factory, "TransformersGenerator", PromptSeededGenerator)
     run.train(cfg, run_dir=tmp_path / "one", echo=lambda *a: None, make_report=False)  # also warms the model cache
 
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))

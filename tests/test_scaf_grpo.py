@@ -386,8 +386,8 @@ def test_reference_strategy_replaces_exactly_replace_failures_with_the_reference
 # --- construction and integration ------------------------------------------------------------------------------
 def test_strategies_are_built_from_the_run_config(tmp_path):
     cfg = tiny_config(tmp_path)  # 2 steps, G = 4
-    cfg.strategy.name, cfg.strategy.hint_tiers, cfg.strategy.search = "scaf_grpo", ["solution"], "batched"
-    cfg.strategy.hint_placement, cfg.strategy.exemption_fraction = "response", 0.5
+    cfg.strategy.name, cfg.strategy.scaf.hint_tiers, cfg.strategy.scaf.search = "scaf_grpo", ["solution"], "batched"
+    cfg.strategy.scaf.hint_placement, cfg.strategy.exemption_fraction = "response", 0.5
     s = build_strategy(cfg)
     assert isinstance(s, ScafGRPO) and s.ladder.tiers == ("solution",) and s.search == "batched"
     assert s.placement == "response" and s.schedule.exemption == 1

@@ -112,7 +112,7 @@ def test_three_recipes_ship_with_the_papers_settings():
             scaf.train.epsilon, scaf.train.beta, scaf.rollout.max_new_tokens, scaf.strategy.exemption_fraction) == (
         1e-6, 256, 4, 8, 0.2, 0.0, 2048, 0.15)
     seele = load_config(RunConfig, RECIPES[2])
-    assert (seele.strategy.seele_rounds, seele.strategy.seele_samples_per_round, seele.strategy.seele_target,
+    assert (seele.strategy.seele.rounds, seele.strategy.seele.samples_per_round, seele.strategy.seele.target,
             seele.train.beta, seele.train.hint_nll_weight, seele.rollout.num_generations) == (4, 8, 0.5, 0.001, 0.001, 32)
     fl = load_config(RunConfig, RECIPES[0])
     assert fl.reward.spec == {"format_length": {"weight": 1.0, "p": 0.5, "max_length": 3072, "format_weight": 1.0}}

@@ -272,16 +272,16 @@ def test_stage_skips_the_plain_group_for_seele():
 
 def test_seele_from_config_checks_the_group_size(tmp_path):
     cfg = tiny_config(tmp_path)  # num_generations 4
-    cfg.strategy.name, cfg.strategy.seele_rounds = "seele", 2
+    cfg.strategy.name, cfg.strategy.seele.rounds = "seele", 2
     s = build_strategy(cfg)
     assert isinstance(s, SEELE) and (s.rounds, s.samples_per_round) == (2, 2)
-    cfg.strategy.seele_samples_per_round = 8
+    cfg.strategy.seele.samples_per_round = 8
     with pytest.raises(ValueError, match="num_generations=16"):
         build_strategy(cfg)
-    cfg.strategy.seele_samples_per_round, cfg.strategy.seele_rounds = None, 3
+    cfg.strategy.seele.samples_per_round, cfg.strategy.seele.rounds = None, 3
     with pytest.raises(ValueError, match="divisible"):
         build_strategy(cfg)
-    cfg.strategy.name, cfg.strategy.dapo_max_extra_batches = "dynamic_sampling", 5
+    cfg.strategy.name, cfg.strategy.dapo.max_extra_batches = "dynamic_sampling", 5
     assert build_strategy(cfg).max_extra_batches == 5
 
 
@@ -468,7 +468,7 @@ def test_two_step_training_run_with_seele_logs_rounds_and_hint_nll(tmp_path):
     from scaffold_rl.train.run import train
 
     cfg = tiny_config(tmp_path)
-    cfg.strategy.name, cfg.strategy.seele_rounds, cfg.strategy.seele_granularity = "seele", 2, "char"
+    cfg.strategy.name, cfg.strategy.seele.rounds, cfg.strategy.seele.granularity = "seele", 2, "char"
     cfg.train.hint_nll_weight, cfg.train.scale_rewards = 0.1, "none"
     cfg.eval.samples, cfg.eval.hint_depths = 0, [0]
     run_dir = train(cfg, echo=lambda *a: None, make_report=False)

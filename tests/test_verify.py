@@ -19,6 +19,7 @@ PATHOLOGICAL = r"so the answer is \boxed{9^{9^{9^{9^{9}}}}}"
 def verifier():
     """One verifier for the module; afterwards every worker it started must be gone."""
     v = Verifier(timeout_s=1.0)
+    v.warm_up()  # start-up (and the spares' imports) before the first timed check
     yield v
     workers = list(V._LIVE_WORKERS)
     V.shutdown_workers()

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scaffold_rl.data.jsonl import DataError, get_field, read_records
 from scaffold_rl.types import Problem
 
-__all__ = ["BENCHMARKS", "find_data_dir", "load_benchmark"]
+__all__ = ["BENCHMARKS", "Fields", "find_data_dir", "load_benchmark", "parse_records"]
 
 DATA_ENV = "SCAFFOLD_RL_DATA"
 
@@ -55,16 +56,40 @@ def find_data_dir() -> Path:
     )
 
 
-def load_benchmark(name_or_path: str, limit: int | None = None, require_answers: bool = True) -> list[Problem]:
+@dataclass(frozen=True)
+class Fields:
+    """Which fields of a generic row hold the question, the gold answer and a worked solution (task.prompt_field,
+    task.answer_field, task.solution_field); None = the usual names (see `_generic_row`)."""
+
+    prompt: str | None = None
+    answer: str | None = None
+    solution: str | None = None
+
+    @classmethod
+    def from_task(cls, task_cfg) -> Fields:
+        return cls(getattr(task_cfg, "prompt_field", None), getattr(task_cfg, "answer_field", None),
+                   getattr(task_cfg, "solution_field", None))
+
+    @property
+    def mapped(self) -> bool:
+        return any((self.prompt, self.answer, self.solution))
+
+
+def load_benchmark(name_or_path: str, limit: int | None = None, require_answers: bool = True,
+                   fields: Fields | None = None) -> list[Problem]:
     """Problems of a named benchmark (see `BENCHMARKS`), or of a .jsonl/.parquet file path.
 
-    A file needs `problem` or `question`, and `answer` (or verl's `reward_model.ground_truth`); with
-    `require_answers=False` the answer may be missing, null or blank (answer None: label-free training).
-    `limit` keeps the first rows only, without reading the rest of the file.
+    A file needs `problem` or `question`, and `answer` (or verl's `reward_model.ground_truth`), or the fields
+    `fields` names; with `require_answers=False` the answer may be missing, null or blank (answer None: label-free
+    training). `limit` keeps the first rows only, without reading the rest of the file.
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
+    fields = fields or Fields()
     if name_or_path in BENCHMARKS:
+        if fields.mapped:
+            raise ValueError(f"{name_or_path} is a shipped benchmark with its own fields; task.prompt_field, "
+                             "answer_field and solution_field apply to files and datasets")
         name = name_or_path
         path = find_data_dir() / BENCHMARKS[name][0]
         parse_row: Callable[[_Row], Problem | None] = _ROW_PARSERS[name]
@@ -79,7 +104,22 @@ def load_benchmark(name_or_path: str, limit: int | None = None, require_answers:
     for line, record in read_records(path):
         if limit is not None and len(problems) >= limit:
             break
-        problem = parse_row(_Row(record, path, line, name, require_answers))
+        problem = parse_row(_Row(record, path, line, name, require_answers, fields))
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def parse_records(records: Iterable[tuple[int, Any]], where: str, name: str, require_answers: bool = True,
+                  fields: Fields | None = None) -> list[Problem]:
+    """Problems from in-memory rows (a `datasets.Dataset`, a list of dicts) through the same generic parser as
+    files: `where` stands in for the file in errors (`where:<row>: field 'answer': missing`), rows are numbered
+    from 1, and `name` prefixes ids the rows do not carry."""
+    problems: list[Problem] = []
+    for line, record in records:
+        if not isinstance(record, Mapping):
+            raise DataError(where, line, None, f"expected a mapping of fields, got {type(record).__name__}")
+        problem = _generic_row(_Row(dict(record), where, line, name, require_answers, fields or Fields()))
         if problem is not None:
             problems.append(problem)
     return problems
@@ -88,10 +128,11 @@ def load_benchmark(name_or_path: str, limit: int | None = None, require_answers:
 class _Row:
     """One record plus where it came from, so field errors can name file and line."""
 
-    def __init__(self, record: dict[str, Any], path: Path, line: int, source: str,
-                 require_answers: bool = True) -> None:
+    def __init__(self, record: dict[str, Any], path: Path | str, line: int, source: str,
+                 require_answers: bool = True, fields: Fields | None = None) -> None:
         self.record, self.path, self.line, self.source = record, path, line, source
         self.require_answers = require_answers
+        self.fields = fields or Fields()
 
     def get(self, field: str, types: tuple[type, ...] = (str,), required: bool = True) -> Any:
         return get_field(self.record, field, self.path, self.line, types, required)
@@ -173,10 +214,13 @@ def _gsm8k_row(row: _Row) -> Problem:
 
 
 def _generic_row(row: _Row) -> Problem:
-    """Any file with `problem` or `question`, and `answer` (or verl-style `reward_model.ground_truth`)."""
-    prompt_field = "problem" if "problem" in row.record else "question"
+    """Any row with `problem` or `question`, and `answer` (or verl-style `reward_model.ground_truth`), or the
+    fields `row.fields` names. The raw row is kept in `meta['columns']` (TRL-style reward functions get the
+    dataset's columns)."""
+    f = row.fields
+    prompt_field = f.prompt or ("problem" if "problem" in row.record else "question")
     verl_style = "answer" not in row.record and "reward_model" in row.record
-    answer_field = "reward_model.ground_truth" if verl_style else "answer"
+    answer_field = f.answer or ("reward_model.ground_truth" if verl_style else "answer")
     value = row.get(answer_field, (str, int, float), required=False)
     if value is None or (isinstance(value, str) and not value.strip()):
         if row.require_answers:
@@ -187,7 +231,11 @@ def _generic_row(row: _Row) -> Problem:
         answer = None
     else:
         answer = _number_answer(row, value, answer_field)
-    meta = _optional(row, subject=(str,), solution=(str,))
+    meta = _optional(row, subject=(str,))
+    solution = row.get(f.solution or "solution", (str,), required=False)
+    if solution is not None:
+        meta["solution"] = solution
+    meta["columns"] = row.record
     return row.problem(prompt_field, answer, level=_generic_level(row), meta=meta)
 
 

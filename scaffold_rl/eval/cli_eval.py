@@ -11,10 +11,12 @@ from scaffold_rl.configio import load_config
 
 def evaluate_cli(cfg, run: Path | None = None, output: Path | None = None) -> dict:
     from scaffold_rl.config import RunConfig
+    from scaffold_rl.eval.held_out import run_evaluation
     from scaffold_rl.models.loading import load_policy
+    from scaffold_rl.rollout.factory import make_sampler
+    from scaffold_rl.runtime import set_threads
+    from scaffold_rl.startup import check_model_reads_task
     from scaffold_rl.tasks import build_task
-    from scaffold_rl.train.run import make_sampler, run_evaluation
-    from scaffold_rl.train.trainer import set_threads
 
     if run is not None:
         saved = load_config(RunConfig, Path(run) / "config.yaml")
@@ -22,6 +24,7 @@ def evaluate_cli(cfg, run: Path | None = None, output: Path | None = None) -> di
         cfg = replace(saved, model=model_cfg, eval=cfg.eval)
     set_threads(cfg.train.threads)
     task = build_task(cfg)
+    check_model_reads_task(cfg, task)
     model, tokenizer = load_policy(cfg)
     sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
     t0 = time.perf_counter()

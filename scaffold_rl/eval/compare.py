@@ -1,4 +1,10 @@
-"""A report comparing runs from the same base model: accuracy over training time, zero-advantage share, result."""
+"""A report comparing runs from the same base model at equal work: learning curves of the hard level against tokens
+and against steps (one band per strategy over its seeds), zero-advantage share, and the final table.
+
+Runs of one strategy with different seeds are named `<arm>-s<seed>`; they share a colour, and a band spans their
+minimum and maximum with the mean as the line. Budgets are in work (tokens, steps), so the curves of two machines
+agree; time is reported beside, as a ratio to plain GRPO measured in the same run.
+"""
 from __future__ import annotations
 
 import statistics
@@ -8,16 +14,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 from scaffold_rl.eval.report import plot_levels  # noqa: E402
-
-
-def _smooth(values: list[float], k: int = 5) -> list[float]:
-    out = []
-    for i in range(len(values)):
-        window = values[max(0, i - k + 1) : i + 1]
-        out.append(sum(window) / len(window))
-    return out
 
 
 def arm_of(run_name: str) -> str:
@@ -26,45 +25,63 @@ def arm_of(run_name: str) -> str:
     return head if sep and tail.isdigit() else run_name
 
 
+def curve(run: dict, hard: str) -> tuple[list[int], list[int], list[float]]:
+    """(steps, tokens, held-out greedy accuracy of `hard`) at the base, every periodic evaluation and the end."""
+    tokens_at = {s["step"]: s.get("tokens/total", 0) for s in run["steps"]}
+    steps, tokens, acc = [0], [0], [run["base"]["levels"][hard]["greedy"]]
+    for e in run["evals"]:
+        if hard in e["eval"]:
+            steps.append(e["step"])
+            tokens.append(tokens_at.get(e["step"], 0))
+            acc.append(e["eval"][hard])
+    final = run["final"]
+    steps.append(final.get("steps", steps[-1]))
+    tokens.append(sum(final.get("tokens", {}).values()) or tokens_at.get(steps[-1], tokens[-1]))
+    acc.append(final["levels"][hard]["greedy"])
+    return steps, tokens, acc
+
+
+def _band(ax, xs_per_run: list[list[float]], ys_per_run: list[list[float]], colour, label) -> None:
+    """Mean line and min-max band over runs, on a common grid (each run held at its last value past its end)."""
+    top = max(max(xs) for xs in xs_per_run)
+    grid = np.linspace(0, top, 60)
+    ys = np.array([np.interp(grid, xs, ys) for xs, ys in zip(xs_per_run, ys_per_run)])
+    ax.plot(grid, ys.mean(axis=0), color=colour, label=label, lw=1.6)
+    if len(ys) > 1:
+        ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=colour, alpha=0.18, lw=0)
+
+
 def plot_comparison(runs: dict[str, dict], path: Path, hard_level: str | None) -> None:
-    """Accuracy over time and zero-advantage share (a line per run, a colour per strategy), and final accuracy
-    per level (a bar per strategy: mean over seeds, error bar = std)."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    """Hard-level accuracy vs tokens and vs steps, zero-advantage share of the hard level vs tokens, and final
+    accuracy per level (mean over seeds, error bar = std)."""
+    fig, axes = plt.subplots(1, 4, figsize=(19, 3.9))
     base = next(iter(runs.values()))["base"]
     levels = list(base["levels"])
     hard = hard_level or levels[-1]
     arms = list(dict.fromkeys(arm_of(name) for name in runs))
     colour = {arm: plt.get_cmap("tab10")(i % 10) for i, arm in enumerate(arms)}
-    labelled = set()
-
-    def label(arm):
-        if arm in labelled:
-            return None
-        labelled.add(arm)
-        return arm
-
-    for name, run in runs.items():
-        arm = arm_of(name)
-        xs = [0.0] + [e["train_seconds"] / 60 for e in run["evals"]] + [run["final"].get("train_seconds", 0) / 60]
-        ys = [run["base"]["levels"][hard]["greedy"]] + [e["eval"][hard] for e in run["evals"]] + \
-             [run["final"]["levels"][hard]["greedy"]]
-        axes[0].plot(xs, ys, marker="o", ms=3, color=colour[arm], label=label(arm), alpha=0.85)
-    labelled.clear()
-    for name, run in runs.items():
-        arm = arm_of(name)
-        steps = run["steps"]
-        key = f"zero_adv_frac/{hard}" if any(f"zero_adv_frac/{hard}" in s for s in steps) else "zero_adv_frac"
-        axes[1].plot([s["train_seconds"] / 60 for s in steps], _smooth([s.get(key, 0.0) for s in steps]),
-                     color=colour[arm], label=label(arm), alpha=0.8, lw=1)
-    axes[0].set_title(f"{hard}: held-out greedy accuracy, no hints")
-    axes[1].set_title(f"share of zero-advantage {hard} groups (after rescue)")
-    for ax in axes[:2]:
-        ax.set_xlabel("training minutes")
+    for arm in arms:
+        mine = [run for name, run in runs.items() if arm_of(name) == arm]
+        curves = [curve(run, hard) for run in mine]
+        _band(axes[0], [[t / 1e6 for t in c[1]] for c in curves], [c[2] for c in curves], colour[arm], arm)
+        _band(axes[1], [c[0] for c in curves], [c[2] for c in curves], colour[arm], arm)
+        key = f"zero_adv_frac/{hard}"
+        series = [([s.get("tokens/total", 0) / 1e6 for s in run["steps"]],
+                   [s.get(key, s.get("zero_adv_frac", 0.0)) for s in run["steps"]]) for run in mine if run["steps"]]
+        if series:
+            _band(axes[2], [x for x, _ in series], [y for _, y in series], colour[arm], arm)
+    axes[0].set_xlabel("tokens of work (millions: generated + trained)")
+    axes[1].set_xlabel("training steps")
+    axes[2].set_xlabel("tokens of work (millions)")
+    axes[0].set_title(f"{hard}: held-out greedy accuracy vs tokens")
+    axes[1].set_title(f"{hard}: held-out greedy accuracy vs steps")
+    axes[2].set_title(f"zero-advantage share of {hard} groups (after rescue)")
+    for ax in axes[:3]:
         ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=8)
-    ax = axes[2]
+        ax.legend(fontsize=7)
+    ax = axes[3]
     width = 0.8 / (len(arms) + 1)
-    ax.bar([j for j in range(len(levels))], [base["levels"][lv]["greedy"] for lv in levels], width, label="base",
+    ax.bar(list(range(len(levels))), [base["levels"][lv]["greedy"] for lv in levels], width, label="base",
            color="lightgrey")
     for i, arm in enumerate(arms, start=1):
         finals = [run["final"]["levels"] for name, run in runs.items() if arm_of(name) == arm]
@@ -81,27 +98,43 @@ def plot_comparison(runs: dict[str, dict], path: Path, hard_level: str | None) -
     plt.close(fig)
 
 
-def _cell(value: float) -> str:
-    return "—" if value != value else f"{value:.2f}"  # NaN: the arm never triggered a rescue
+def _mean(values) -> float:
+    values = list(values)
+    return statistics.mean(values) if values else float("nan")
 
 
 def summary_rows(runs: dict[str, dict]) -> list[dict]:
+    """One row per run: final accuracy per level, work done, crossing metrics, time."""
     rows = []
     for name, run in runs.items():
-        steps = run["steps"]
-        times = [s["step_time"] for s in steps if "step_time" in s]
+        steps, final = run["steps"], run["final"]
+        last = steps[-1] if steps else {}
+        hard_before, hard_after = run["base"].get("hard", {}), final.get("hard", {})
+        k = max((int(key[5:]) for key in hard_after if key.startswith("pass@")), default=None)
         rows.append({
             "arm": name,
             "steps": len(steps),
-            "train_s": run["final"].get("train_seconds", 0.0),
-            "s_per_step": statistics.median(times) if times else float("nan"),
-            "zero_adv": statistics.mean(s.get("zero_adv_frac", 0.0) for s in steps) if steps else float("nan"),
-            "hinted": statistics.mean(s.get("hinted_sample_frac", 0.0) for s in steps) if steps else 0.0,
-            "rescue_rate": statistics.mean(s["scaf/rescue_rate"] for s in steps if s.get("scaf/triggered"))
-            if any(s.get("scaf/triggered") for s in steps) else float("nan"),
-            **{f"final/{lv}": res["greedy"] for lv, res in run["final"]["levels"].items()},
+            "tokens": sum(final.get("tokens", {}).values()) or last.get("tokens/total", 0),
+            "train_s": final.get("train_seconds", 0.0),
+            "zero_adv": _mean(s.get("zero_adv_frac", 0.0) for s in steps),
+            "truncated_all_wrong": _mean(s.get("all_wrong_truncated_frac", 0.0) for s in steps),
+            "prompt_usage": _mean(s.get("cliff/prompt_usage", 1 - s.get("zero_adv_frac", 0.0)) for s in steps),
+            "graduations": last.get("cliff/graduations_total", 0.0),
+            "hinted": _mean(s.get("hinted_sample_frac", 0.0) for s in steps) if steps else 0.0,
+            "rescue_rate": _mean(s["scaf/rescue_rate"] for s in steps if s.get("scaf/triggered")),
+            "pass_k": k,
+            "hard_pass_before": hard_before.get(f"pass@{k}", float("nan")) if k else float("nan"),
+            "hard_pass_after": hard_after.get(f"pass@{k}", float("nan")) if k else float("nan"),
+            **{f"final/{lv}": res["greedy"] for lv, res in final["levels"].items()},
         })
+    grpo = [r["train_s"] for r in rows if arm_of(r["arm"]) == "grpo" and r["train_s"]]
+    for r in rows:  # time beside the result, as a ratio to plain GRPO measured in the same run
+        r["time_vs_grpo"] = r["train_s"] / statistics.mean(grpo) if grpo else float("nan")
     return rows
+
+
+def _cell(value: float, fmt: str = ".2f") -> str:
+    return "—" if value != value else format(value, fmt)  # NaN: not measured / never triggered
 
 
 def write_comparison(runs: dict[str, dict], out_dir: Path, title: str, hard_level: str | None = None) -> Path:
@@ -111,16 +144,27 @@ def write_comparison(runs: dict[str, dict], out_dir: Path, title: str, hard_leve
     plot_levels(base, None, out_dir / "base_model.png", title="The base model: accuracy per level (the cliff)")
     rows = summary_rows(runs)
     levels = list(base["levels"])
+    k = next((r["pass_k"] for r in rows if r["pass_k"]), None)
+    hard_col = [f"hard pass@{k} before → after"] if k else []
+    head = levels + ["steps", "tokens (M)", "zero-adv share", "prompt usage", "graduations"] + hard_col + [
+        "time vs grpo"]
     lines = [f"# {title}", "", "![comparison](comparison.png)", "",
-             "| arm | " + " | ".join(levels) + " | steps | train s | s/step | zero-adv share | hinted samples | rescue rate |",
-             "|---" * (len(levels) + 7) + "|",
-             "| base | " + " | ".join(f"{base['levels'][lv]['greedy']:.3f}" for lv in levels) + " | | | | | | |"]
+             "| run | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|",
+             "| base | " + " | ".join(f"{base['levels'][lv]['greedy']:.3f}" for lv in levels)
+             + " |" * (len(head) - len(levels)) + " |"]
     for r in rows:
-        lines.append(f"| {r['arm']} | " + " | ".join(f"{r[f'final/{lv}']:.3f}" for lv in levels)
-                     + f" | {r['steps']} | {r['train_s']:.0f} | {r['s_per_step']:.2f} | {r['zero_adv']:.2f} | "
-                       f"{r['hinted']:.3f} | {_cell(r['rescue_rate'])} |")
-    lines += ["", "Accuracy: greedy, held-out problems, no hints. Zero-advantage share: groups whose rewards are all "
-              "equal (no gradient), after any rescue.", "", "## The base model", "", "![base](base_model.png)", ""]
+        cells = [f"{r[f'final/{lv}']:.3f}" for lv in levels] + [
+            str(r["steps"]), f"{r['tokens'] / 1e6:.2f}", _cell(r["zero_adv"]), _cell(r["prompt_usage"]),
+            f"{r['graduations']:.0f}"]
+        if k:
+            cells.append(f"{_cell(r['hard_pass_before'], '.3f')} → {_cell(r['hard_pass_after'], '.3f')}")
+        cells.append(_cell(r["time_vs_grpo"]))
+        lines.append(f"| {r['arm']} | " + " | ".join(cells) + " |")
+    lines += ["", "Accuracy: greedy, held-out problems, no hints. Tokens: work done (generated + trained). "
+              "Zero-advantage share: groups whose rewards are all equal (no gradient), after any rescue; prompt "
+              "usage is its complement. Graduations: problems solved only with a hint at some step and later "
+              "without one. Time: training seconds as a ratio to plain GRPO's in this run (machine-dependent; "
+              "everything else is not).", "", "## The base model", "", "![base](base_model.png)", ""]
     if base.get("hints"):
         lines += ["| hint on the first hard level | greedy | sampled | pass@8 |", "|---|---|---|---|"]
         for key, res in base["hints"].items():

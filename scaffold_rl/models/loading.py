@@ -1,6 +1,7 @@
-"""The policy a run starts from: the cached embedded model, or any local Hugging Face causal LM."""
+"""The policy a run starts from: the cached embedded model, or a Hugging Face causal LM (local folder or cached hub id)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -8,14 +9,38 @@ class ModelPathError(FileNotFoundError):
     pass
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """A local model folder: `path` itself, or the snapshot of hub id `path` in the local Hugging Face cache
+    ($HF_HOME / $HF_HUB_CACHE). Nothing is downloaded: a miss says how to fetch it on a machine with internet."""
+    p = Path(path).expanduser()
+    if p.exists():
+        return p
+    text = str(path)
+    if not HUB_ID.match(text) or text.startswith("."):
+        raise ModelPathError(f"model.path: {p} does not exist (a local Hugging Face model folder, or the hub id of a "
+                             "model in the local Hugging Face cache, is needed; nothing is downloaded at run time)")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    try:
+        return Path(snapshot_download(text, local_files_only=True))
+    except (FileNotFoundError, OSError, ValueError) as err:
+        raise ModelPathError(
+            f"model.path: {text!r} is neither a folder here nor a model in the local Hugging Face cache "
+            f"({HF_HUB_CACHE}); nothing is downloaded at run time. On a machine with internet run "
+            f"`hf download {text}` (or `huggingface-cli download {text}`), then copy its cache here and point "
+            f"HF_HOME (or HF_HUB_CACHE) at it, or set model.path to a folder holding the model "
+            f"({type(err).__name__})") from err
+
+
 def load_hf_model(path: str | Path, echo=print):
-    """Load a local causal LM and its tokenizer; never touches the hub (no downloads at run time)."""
+    """Load a causal LM and its tokenizer from a local folder or a cached hub id; never downloads."""
     from transformers import AutoModelForCausalLM
 
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ModelPathError(f"model.path: {p} does not exist (a local Hugging Face model folder is needed; "
-                             "hub downloads are not made at run time)")
+    p = resolve_model_path(path)
     if not (p / "config.json").exists():
         raise ModelPathError(f"model.path: {p} has no config.json; is it a Hugging Face model folder?")
     try:
@@ -23,13 +48,19 @@ def load_hf_model(path: str | Path, echo=print):
         model = AutoModelForCausalLM.from_pretrained(p, local_files_only=True)
     except OSError as err:
         raise ModelPathError(f"model.path: could not load {p}: {err}") from err
+    prepare_for_generation(model, tokenizer)
+    where = p if str(p) == str(path) else f"{path} ({p})"
+    echo(f"loaded {type(model).__name__} from {where} ({sum(x.numel() for x in model.parameters()) / 1e6:.1f} M)")
+    return model, tokenizer
+
+
+def prepare_for_generation(model, tokenizer) -> None:
+    """What batched left-padded generation needs of any model and tokenizer (loaded here or handed in)."""
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    echo(f"loaded {type(model).__name__} from {p} ({sum(x.numel() for x in model.parameters()) / 1e6:.1f} M)")
-    return model, tokenizer
 
 
 GENERIC_TOKENIZER_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")

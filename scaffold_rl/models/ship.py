@@ -22,7 +22,8 @@ SHIP_COMMAND = "scaffold-rl pretrain --ship"
 def reference_evaluation(cfg, model, tokenizer) -> dict:
     """What the shipped copy must reproduce: greedy accuracy per eval level and under the hint depths."""
     from scaffold_rl.tasks import build_task
-    from scaffold_rl.train.run import make_sampler, run_evaluation
+    from scaffold_rl.eval.held_out import run_evaluation
+    from scaffold_rl.rollout.factory import make_sampler
 
     task = build_task(cfg)
     sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)

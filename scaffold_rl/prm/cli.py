@@ -73,7 +73,7 @@ def add_prm_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
 def _run_config(args):
     from scaffold_rl.config import RunConfig
     from scaffold_rl.configio import load_config
-    from scaffold_rl.train.trainer import set_threads
+    from scaffold_rl.runtime import set_threads
 
     cfg = load_config(RunConfig, args.config, args.overrides)
     set_threads(cfg.train.threads)
@@ -95,10 +95,13 @@ def policy_sampler(cfg, task=None, echo=print):
     from scaffold_rl.rollout.sampler import Sampler
     from scaffold_rl.tasks import build_task
 
+    from scaffold_rl.startup import check_model_reads_task
+
     task = task or build_task(cfg)
+    check_model_reads_task(cfg, task)  # before any model is loaded
     model, tokenizer = load_policy(cfg, echo=echo)
     r = cfg.rollout
-    generator = TransformersGenerator(model, tokenizer, batch_size=r.generation_batch_size, static_cache=r.static_cache)
+    generator = TransformersGenerator(model, tokenizer, batch_size=r.max_batch_sequences, static_cache=r.static_cache)
     reward = CorrectnessReward("answer", answer_pattern=task.answer_pattern, timeout_s=cfg.reward.verifier_timeout_s)
     params = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_k=r.top_k, top_p=r.top_p)
     return Sampler(generator, task.renderer(tokenizer), reward, tokenizer, params), task

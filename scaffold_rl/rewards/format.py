@@ -1,7 +1,8 @@
 """Format reward of the label-free surrogate (Xin et al., arXiv 2505.19439): 1 when the response ends in a
 final answer that is valid mathematics, else 0. Needs no gold answer, so it trains on unlabeled problems.
 
-The answer is found the way the verifier finds it (last `\\boxed{}` or the task's own regex), in the text
+The answer is the strict one of `verify.extract_answer` (last `\\boxed{}` or the task's own regex; the checker
+also reads answers stated in prose, but a format reward pays for the format), in the text
 after the last `</think>` when there is one (the paper's code: an answer inside the reasoning block is not
 a final answer). "Valid mathematics" = latex2sympy parses it after math-verify's normalisation, in the
 verifier's worker process, so a pathological answer costs at most `timeout_s` and scores 0. Valid:

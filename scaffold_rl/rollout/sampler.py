@@ -28,15 +28,29 @@ class Sampler:
         self.verifier_timeouts = 0
         self.step = 0  # the training step, for rewards whose terms switch on later (set by RolloutStage.run)
 
-    def score(self, problem: Problem, response: str, completion_len: int):
+    def score(self, problem: Problem, response: str, completion_len: int, completion_ids: list[int] | None = None):
         """The reward of `response` (the text the reward reads), with the context composite rewards use (length
         terms, terms that switch on at a step); counts verifier timeouts."""
+        if hasattr(self.reward, "score_batch"):
+            if completion_ids is None:
+                completion_ids = list(self.tokenizer(response, add_special_tokens=False)["input_ids"])
+            return self.score_many([(problem, response, completion_ids)])[0]
         if getattr(self.reward, "takes_context", False):
             score = self.reward(problem, response, completion_len=completion_len, step=self.step)
         else:
             score = self.reward(problem, response)
         self.verifier_timeouts += score.timed_out
         return score
+
+    def score_many(self, items: list[tuple[Problem, str, list[int]]]) -> list:
+        """Scores of (problem, response, completion ids) items: in one call when the reward scores batches
+        (`score_batch`: TRL-style reward functions), else one by one."""
+        batch = getattr(self.reward, "score_batch", None)
+        if batch is None:
+            return [self.score(p, text, len(ids)) for p, text, ids in items]
+        scores = batch(items, step=self.step)
+        self.verifier_timeouts += sum(bool(s.timed_out) for s in scores)
+        return scores
 
     def sample(self, items: list[tuple[Problem, Hint | None]], n: int, seed: int | None = None,
                params: SamplingParams | None = None, round: int = 0) -> list[list[Rollout]]:
@@ -49,13 +63,15 @@ class Sampler:
             return []
         completions = self.generator.generate(prompts, params, seed=seed)
         texts = self.tokenizer.batch_decode([c.ids for c in completions], skip_special_tokens=True)
+        scores = self.score_many([(problem, r.scored_prefix_text + texts[i * n + j],
+                                   r.response_prefix_ids + completions[i * n + j].ids)
+                                  for i, ((problem, _), r) in enumerate(zip(items, rendered)) for j in range(n)])
         out = []
         for i, ((problem, hint), r) in enumerate(zip(items, rendered)):
             group = []
             for j in range(n):
-                c, text = completions[i * n + j], texts[i * n + j]
+                c, text, score = completions[i * n + j], texts[i * n + j], scores[i * n + j]
                 completion_ids = r.response_prefix_ids + c.ids
-                score = self.score(problem, r.scored_prefix_text + text, len(completion_ids))
                 group.append(Rollout(
                     problem=problem, prompt_ids=list(r.trained_prompt_ids), completion_ids=completion_ids,
                     text=r.response_prefix_text + text, reward=score.reward,

@@ -21,7 +21,7 @@ def make_search_policy(cfg, scfg: SearchConfig, model, tokenizer, task) -> Searc
     from scaffold_rl.rollout.generation import TransformersGenerator
     from scaffold_rl.steps import segmenter_for
 
-    generator = TransformersGenerator(model, tokenizer, batch_size=cfg.rollout.generation_batch_size,
+    generator = TransformersGenerator(model, tokenizer, batch_size=cfg.rollout.max_batch_sequences,
                                       static_cache=cfg.rollout.static_cache)
     return SearchPolicy(generator, tokenizer, task.renderer(tokenizer), segmenter_for(cfg.task.name),
                         task.extract_answer, scfg)

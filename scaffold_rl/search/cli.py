@@ -45,10 +45,11 @@ def cmd_search(args) -> None:
     from scaffold_rl.config import RunConfig
     from scaffold_rl.configio import describe_config, load_config
     from scaffold_rl.models.loading import load_policy
+    from scaffold_rl.runtime import set_threads
     from scaffold_rl.search.build import answer_checker, make_scorer, make_search_policy, search_many
     from scaffold_rl.search.types import SearchConfig
+    from scaffold_rl.startup import check_model_reads_task
     from scaffold_rl.tasks import build_task
-    from scaffold_rl.train.trainer import set_threads
 
     if args.help_config:
         print(describe_config(SearchConfig))
@@ -58,6 +59,7 @@ def cmd_search(args) -> None:
     cfg = load_config(RunConfig, args.config, rest)
     set_threads(cfg.train.threads)
     task = build_task(cfg)
+    check_model_reads_task(cfg, task)  # before any model is loaded
     by_level = task.eval_problems(args.problems)
     if args.levels:
         wanted = [int(x) for x in args.levels.split(",") if x]

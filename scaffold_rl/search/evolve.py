@@ -56,10 +56,11 @@ class EvolveConfig:
 def evolve(cfg, ecfg: EvolveConfig, run_dir: Path | None = None, echo=print) -> Path:
     from scaffold_rl.configio import save_config
     from scaffold_rl.models.loading import load_policy
+    from scaffold_rl.rollout.factory import make_sampler
+    from scaffold_rl.runtime import set_threads
     from scaffold_rl.search.build import make_search_policy
+    from scaffold_rl.startup import check_model_reads_task
     from scaffold_rl.tasks import build_task
-    from scaffold_rl.train.run import make_sampler
-    from scaffold_rl.train.trainer import set_threads
 
     set_threads(cfg.train.threads)
     run_dir = Path(run_dir) if run_dir else _new_run_dir(cfg)
@@ -67,6 +68,7 @@ def evolve(cfg, ecfg: EvolveConfig, run_dir: Path | None = None, echo=print) -> 
     save_config(cfg, run_dir / "config.yaml")
     (run_dir / "evolve.json").write_text(json.dumps(asdict(ecfg), indent=1))
     task = build_task(cfg)
+    check_model_reads_task(cfg, task)  # before any model is loaded
     model, tokenizer = load_policy(cfg, echo=echo)
     base_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     sampler = make_sampler(cfg, model, tokenizer, task)
@@ -215,8 +217,9 @@ def _retrain_prm(ecfg, prm, searched, round_index, echo):
 
 def _greedy(cfg, sampler, held_out) -> dict:
     from scaffold_rl.eval.evaluate import evaluate_levels
+    from scaffold_rl.eval.held_out import eval_max_new_tokens
 
-    res = evaluate_levels(sampler, held_out, max_new_tokens=cfg.eval.max_new_tokens, samples=0)
+    res = evaluate_levels(sampler, held_out, max_new_tokens=eval_max_new_tokens(cfg), samples=0)
     return {level: m["greedy"] for level, m in res.items()}
 
 

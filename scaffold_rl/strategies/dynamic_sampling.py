@@ -23,6 +23,7 @@ from scaffold_rl.types import Batch, Group
 @register
 class DynamicSampling(RescueStrategy):
     name = "dynamic_sampling"
+    config_section = "dapo"  # strategy.dapo.* (config.DapoOptions)
 
     def __init__(self, max_extra_batches: int = 3):
         if max_extra_batches < 0:
@@ -31,7 +32,7 @@ class DynamicSampling(RescueStrategy):
 
     @classmethod
     def from_config(cls, config) -> DynamicSampling:
-        return cls(max_extra_batches=config.strategy.dapo_max_extra_batches)
+        return cls(max_extra_batches=config.strategy.dapo.max_extra_batches)
 
     def rescue(self, batch: Batch, ctx) -> Batch:
         needed = len(batch.groups)

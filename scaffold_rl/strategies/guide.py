@@ -28,6 +28,7 @@ from scaffold_rl.types import HINT_TIERS, Group, Hint, Problem
 @register
 class GuideGRPO(GroupRescue):
     name = "guide"
+    config_section = "guide"  # strategy.guide.* (config.GuideOptions)
 
     def __init__(self, schedule=None, hint_tiers: tuple[str, ...] = HINT_TIERS):
         super().__init__(schedule)

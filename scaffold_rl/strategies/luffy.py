@@ -29,6 +29,7 @@ from scaffold_rl.types import Batch, Group
 @register
 class LUFFY(RescueStrategy):
     name = "luffy"
+    config_section = "luffy"  # strategy.luffy.* (config.LuffyOptions)
     wants_initial_samples = False
 
     def __init__(self, off_policy_traces: int = 1, shaping_gamma: float | None = 0.1):
@@ -40,10 +41,14 @@ class LUFFY(RescueStrategy):
 
     @classmethod
     def from_config(cls, config) -> LUFFY:
+        from scaffold_rl.configio import config_error
+
         c = config.strategy.luffy
         if c.off_policy_traces >= config.rollout.num_generations:
-            raise ValueError(f"strategy.luffy.off_policy_traces={c.off_policy_traces} must be below "
-                             f"rollout.num_generations={config.rollout.num_generations}: the group needs on-policy rows")
+            raise config_error(config, "strategy.luffy.off_policy_traces",
+                               f"strategy.luffy.off_policy_traces={c.off_policy_traces} must be below "
+                               f"rollout.num_generations={config.rollout.num_generations}: the group needs "
+                               "on-policy rows")
         return cls(c.off_policy_traces, c.shaping_gamma)
 
     def rescue(self, batch: Batch, ctx) -> Batch:

@@ -28,6 +28,7 @@ from scaffold_rl.types import Group, Problem
 @register
 class POPE(GroupRescue):
     name = "pope"
+    config_section = "pope"  # strategy.pope.* (config.PopeOptions)
 
     def __init__(self, schedule=None, max_prefix_fraction: float = 0.25, levels: int = 4, granularity: str = "char",
                  samples_per_level: int = 1):

@@ -26,6 +26,7 @@ from scaffold_rl.types import Batch, Group, Problem
 @register
 class QuestA(RescueStrategy):
     name = "questa"
+    config_section = "questa"  # strategy.questa.* (config.QuestAOptions)
     wants_initial_samples = False  # known-hard problems are sampled with their prefix only
 
     def __init__(self, total_batches: int, prefix_fractions=(0.5, 0.25), stage_batches: int | None = None,

@@ -175,6 +175,7 @@ class CliffRescue(RescueStrategy):
 @register
 class ScafGRPO(CliffRescue):
     name = "scaf_grpo"
+    config_section = "scaf"  # strategy.scaf.* (config.ScafOptions)
 
     def __init__(self, schedule: HintSchedule, ladder: HintLadder | None = None, search: str = "sequential",
                  samples_per_level: int = 1, replace: int = 1, placement: str = "prompt"):
@@ -190,9 +191,9 @@ class ScafGRPO(CliffRescue):
 
     @classmethod
     def from_config(cls, config) -> ScafGRPO:
-        s = config.strategy
-        return cls(ladder=HintLadder(tuple(s.hint_tiers), s.incremental), search=s.search,
-                   samples_per_level=s.samples_per_level, placement=s.hint_placement, **cls.common_kwargs(config))
+        o = config.strategy.scaf
+        return cls(ladder=HintLadder(tuple(o.hint_tiers), o.incremental), search=o.search,
+                   samples_per_level=o.samples_per_level, placement=o.hint_placement, **cls.common_kwargs(config))
 
     def blank_stats(self):
         keys = ["hint_missing_tiers", "scaf/no_hints", "scaf/search_tokens", "scaf/search_samples",

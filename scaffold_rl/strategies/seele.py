@@ -103,6 +103,7 @@ def cold_start_rate(size: int) -> float:
 @register
 class SEELE(RescueStrategy):
     name = "seele"
+    config_section = "seele"  # strategy.seele.* (config.SeeleOptions)
     wants_initial_samples = False
 
     def __init__(self, rounds: int = 4, samples_per_round: int = 8, target: float = 0.5,
@@ -128,19 +129,19 @@ class SEELE(RescueStrategy):
 
     @classmethod
     def from_config(cls, config) -> SEELE:
-        s, g = config.strategy, config.rollout.num_generations
-        n = s.seele_samples_per_round
+        o, g = config.strategy.seele, config.rollout.num_generations
+        n = o.samples_per_round
         if n is None:
-            if g % s.seele_rounds:
-                raise ValueError(f"seele needs rollout.num_generations divisible by strategy.seele_rounds="
-                                 f"{s.seele_rounds}, got {g}")
-            n = g // s.seele_rounds
-        if s.seele_rounds * n != g:
-            raise ValueError(f"seele's group is seele_rounds x seele_samples_per_round = {s.seele_rounds} x {n} = "
-                             f"{s.seele_rounds * n} samples, but rollout.num_generations={g}: TRL groups rows by "
-                             f"num_generations, so set rollout.num_generations={s.seele_rounds * n}")
-        return cls(rounds=s.seele_rounds, samples_per_round=n, target=s.seele_target,
-                   granularity=s.seele_granularity, hint_loss=s.seele_hint_loss, fit_memory=s.seele_fit_memory)
+            if g % o.rounds:
+                raise ValueError(f"seele needs rollout.num_generations divisible by strategy.seele.rounds="
+                                 f"{o.rounds}, got {g}")
+            n = g // o.rounds
+        if o.rounds * n != g:
+            raise ValueError(f"seele's group is strategy.seele.rounds x samples_per_round = {o.rounds} x {n} = "
+                             f"{o.rounds * n} samples, but rollout.num_generations={g}: TRL groups rows by "
+                             f"num_generations, so set rollout.num_generations={o.rounds * n}")
+        return cls(rounds=o.rounds, samples_per_round=n, target=o.target, granularity=o.granularity,
+                   hint_loss=o.hint_loss, fit_memory=o.fit_memory)
 
     @property
     def group_size(self) -> int:

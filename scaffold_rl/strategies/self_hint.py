@@ -70,6 +70,7 @@ def leaks_answer(hint: str, answer: str | None) -> bool:
 @register
 class SelfHint(GroupRescue):
     name = "self_hint"
+    config_section = "self_hint"  # strategy.self_hint.* (config.SelfHintOptions)
 
     def __init__(self, schedule=None, levels: int = 3, format: str = "json", retries: int = 3, reuse: bool = False,
                  max_hint_tokens: int | None = None, instruction: str | None = None):

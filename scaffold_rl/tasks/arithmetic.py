@@ -18,6 +18,7 @@ from scaffold_rl.types import Problem
 class EmbeddedArithmetic(TaskBase):
     name = "arithmetic"
     supports_hints = True
+    embedded_ok = True  # the embedded model is pretrained on exactly these chains
 
     def __init__(self, cfg):
         super().__init__(cfg)

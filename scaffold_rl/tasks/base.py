@@ -31,6 +31,9 @@ class Task(Protocol):
     supports_hints: bool  # whether problems carry hint tiers or solution steps that hint strategies can use
     first_hard_level: int | None  # the level hint-depth evaluation measures latent ability on (None: none)
     split_info: dict[str, Any]  # how the held-out set was chosen, written to the run's eval files and report
+    # whether the embedded tiny model (character-level, pretrained on arithmetic chains) can read its problems: a
+    # run without model.path on a task that says False is an error at startup
+    embedded_ok: bool
 
     def train_problems(self, n: int) -> list[Problem]: ...
 
@@ -50,6 +53,7 @@ class TaskBase:
     answer_pattern: str | None = None
     supports_hints = False
     first_hard_level: int | None = None
+    embedded_ok = False
 
     def __init__(self, cfg=None):
         self.cfg = cfg
@@ -66,12 +70,17 @@ class TaskBase:
 
         t = getattr(self.cfg, "task", None)
         system = getattr(t, "system_prompt", None) if t is not None else None
-        return ChatRenderer(tokenizer, **({} if system is None else {"system": system or None}))
+        kwargs = getattr(getattr(self.cfg, "rollout", None), "chat_template_kwargs", None) or {}
+        return ChatRenderer(tokenizer, chat_template_kwargs=kwargs,
+                            **({} if system is None else {"system": system or None}))
 
     def extract_answer(self, text: str) -> str | None:
-        from scaffold_rl.verify import extract_answer
+        """The answer the checker compares (boxed, or found in prose), so majority votes count what it scores."""
+        from scaffold_rl.verify import Verifier, default_verifier
 
-        return extract_answer(text, self.answer_pattern)
+        if self.answer_pattern is None:
+            return default_verifier().extract(text)
+        return Verifier(answer_pattern=self.answer_pattern).extract(text)
 
     def scorer(self, kind: str, timeout_s: float):
         """Score(reward, correct, timed_out) of a response: 'strict' = the reference chain reproduced, 'answer' =
@@ -130,7 +139,7 @@ def import_plugins(modules: list[str] | tuple[str, ...]) -> None:
 
 
 def _builtin() -> None:
-    from scaffold_rl.tasks import arithmetic, files  # noqa: F401 - registers the built-in tasks
+    from scaffold_rl.tasks import arithmetic, files, records  # noqa: F401 - registers the built-in tasks
 
     for optional in ("scaffold_rl.tasks.reasoning_gym", "scaffold_rl.tasks.hf"):
         if importlib.util.find_spec(optional) is not None:

@@ -18,18 +18,27 @@ from scaffold_rl.tasks.base import TaskBase
 from scaffold_rl.types import Problem
 
 
-def load_problems(name_or_path: str, require_answers: bool = True) -> list[Problem]:
-    """A benchmark by name, a Scaf-GRPO hint dataset (detected by its tier fields), or a plain JSONL/parquet.
-    With `require_answers=False` a plain file's rows may lack an answer (answer None: label-free training)."""
-    from scaffold_rl.data.benchmarks import load_benchmark
+def load_problems(name_or_path: str, require_answers: bool = True, task_cfg=None, split: str | None = None
+                  ) -> list[Problem]:
+    """A benchmark by name, a Scaf-GRPO hint dataset (detected by its tier fields), a plain JSONL/parquet, or
+    `hf:<id or folder>` (split `split`, else task.split). With `require_answers=False` a plain file's rows may lack
+    an answer (answer None: label-free training). `task_cfg` (the config's task section) gives the field mapping
+    (task.prompt_field, answer_field, solution_field)."""
+    from scaffold_rl.data.benchmarks import Fields, load_benchmark
     from scaffold_rl.data.jsonl import read_records
     from scaffold_rl.data.scaf_schema import load_scaf_dataset
 
-    if name_or_path.endswith((".jsonl", ".parquet")):
+    fields = Fields.from_task(task_cfg)
+    if name_or_path.startswith("hf:"):
+        from scaffold_rl.tasks.hf import load_hf_problems
+
+        return load_hf_problems(name_or_path[3:], task_cfg, split or getattr(task_cfg, "split", "train"),
+                                require_answers)
+    if name_or_path.endswith((".jsonl", ".parquet")) and not fields.mapped:
         first = next(iter(read_records(name_or_path)), (0, {}))[1]
         if "solution_breakdown_parts" in first or "knowledge_components_parts" in first:
             return load_scaf_dataset(name_or_path)
-    return load_benchmark(name_or_path, require_answers=require_answers)
+    return load_benchmark(name_or_path, require_answers=require_answers, fields=fields)
 
 
 def prompt_key(problem: Problem) -> str:
@@ -71,21 +80,34 @@ def split_held_out(problems: list[Problem], cfg, name: str, held_out: list[Probl
     return train, held_out, info
 
 
+def eval_set(cfg) -> list[Problem] | None:
+    """The problems of task.eval_name (an hf: one in split task.eval_split, default 'test'), or None."""
+    t = cfg.task
+    if not t.eval_name:
+        return None
+    return load_problems(t.eval_name, require_answers=False, task_cfg=t, split=t.eval_split or "test")
+
+
+def needs_answers(cfg) -> bool:
+    """Whether training rows must carry a gold answer: the training reward grades answers and they are not
+    hidden (otherwise the loader names the file and line of the first row without one)."""
+    from scaffold_rl.rewards.registry import correctness_kind
+
+    if cfg.task.hide_train_answers or cfg.reward.funcs:
+        return False
+    return correctness_kind(cfg.reward.spec, cfg.reward.kind) == "answer"
+
+
 class FileTask(TaskBase):
     """A benchmark or data file; see the module docstring for the held-out split."""
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        from scaffold_rl.rewards.registry import correctness_kind
-
         t = cfg.task
         self.name = t.name
-        # rows without an answer are fine unless the training reward grades answers (then the loader names the
-        # file and line of the first one)
-        needs = correctness_kind(cfg.reward.spec, cfg.reward.kind) == "answer" and not t.hide_train_answers
-        problems = load_problems(t.name, require_answers=needs)
-        held = load_problems(t.eval_name, require_answers=False) if t.eval_name else None
-        self.train, self.held_out, self.split_info = split_held_out(problems, cfg, t.name, held)
+        needs = needs_answers(cfg)
+        problems = load_problems(t.name, require_answers=needs, task_cfg=t)
+        self.train, self.held_out, self.split_info = split_held_out(problems, cfg, t.name, eval_set(cfg))
         self.supports_hints = any(p.hints or p.meta.get("solution") for p in self.train)
 
     def train_problems(self, n: int) -> list[Problem]:

@@ -10,7 +10,8 @@ import dataclasses
 from scaffold_rl.types import Problem
 
 # meta fields that give the answer away (a dataset's worked solution ends in the answer; SEELE reads it)
-LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer")
+# ("columns": the raw dataset row, which holds the answer too)
+LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer", "columns")
 
 
 def has_label(problem: Problem, kind: str) -> bool:
@@ -35,7 +36,8 @@ def labeled_only(by_level: dict[int, list[Problem]], kind: str) -> tuple[dict[in
         return kept, None
     if not any(by_level.values()):
         return kept, "the held-out set is empty"
-    what = "reference chains (reward.kind=strict)" if kind == "strict" else "gold answers"
+    what = "reference chains (reward.kind=strict; answers alone: reward.kind=answer)" if kind == "strict" \
+        else "gold answers"
     return kept, f"the held-out problems have no {what}, so accuracy cannot be measured"
 
 

@@ -54,9 +54,14 @@ def model_facts(cfg) -> tuple[dict | None, str]:
                 "intermediate_size": e.intermediate_size, "num_attention_heads": e.num_heads,
                 "tie_word_embeddings": True}
         return conf, "embedded tiny Qwen2 (pretrained in-process, cached)"
-    path = Path(cfg.model.path).expanduser()
+    from scaffold_rl.models.loading import ModelPathError, resolve_model_path
+
+    try:
+        path = resolve_model_path(cfg.model.path)
+    except ModelPathError:
+        return None, f"{cfg.model.path} (not found here, nor in the local Hugging Face cache)"
     if not (path / "config.json").exists():
-        return None, f"{path} (not found here)"
+        return None, f"{path} (no config.json)"
     return json.loads((path / "config.json").read_text()), str(path)
 
 
@@ -65,9 +70,9 @@ def load_tokenizer(cfg):
         from scaffold_rl.models.embedded import build_tokenizer
 
         return build_tokenizer()
-    from scaffold_rl.models.loading import _load_tokenizer
+    from scaffold_rl.models.loading import _load_tokenizer, resolve_model_path
 
-    return _load_tokenizer(Path(cfg.model.path).expanduser())
+    return _load_tokenizer(resolve_model_path(cfg.model.path))
 
 
 def memory_gb(params: int, lora: bool, processes: int, zero3: bool) -> float:
@@ -169,11 +174,11 @@ def _strategy_text(cfg, strategy) -> str:
     s = cfg.strategy
     if s.name == "scaf_grpo":
         ex = strategy.schedule.exemption
-        return (f"scaf_grpo: tiers {s.hint_tiers}, placement {s.hint_placement}, search {s.search}, exemption "
-                f"{ex} rollout batches ({ex * cfg.train.mini_batches} updates), trigger {s.trigger}")
+        return (f"scaf_grpo: tiers {s.scaf.hint_tiers}, placement {s.scaf.hint_placement}, search {s.scaf.search}, "
+                f"exemption {ex} rollout batches ({ex * cfg.train.mini_batches} updates), trigger {s.trigger}")
     if s.name == "seele":
-        return (f"seele: {strategy.rounds} rounds x {strategy.samples_per_round} samples, target {s.seele_target}, "
-                f"hint loss {s.seele_hint_loss} (gamma {cfg.train.hint_nll_weight})")
+        return (f"seele: {strategy.rounds} rounds x {strategy.samples_per_round} samples, target {s.seele.target}, "
+                f"hint loss {s.seele.hint_loss} (gamma {cfg.train.hint_nll_weight})")
     return strategy.name
 
 

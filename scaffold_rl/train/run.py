@@ -14,17 +14,18 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from scaffold_rl.config import RunConfig
-from scaffold_rl.configio import load_config, save_config
-from scaffold_rl.eval.evaluate import evaluate_levels, group_by_level
-from scaffold_rl.models.loading import load_policy
+from scaffold_rl.configio import ConfigError, load_config, save_config
+from scaffold_rl.eval.held_out import run_evaluation, summarize_eval  # noqa: F401 - re-exported (old home)
+from scaffold_rl.models.loading import load_policy, prepare_for_generation
 from scaffold_rl.models.lora import peft_config, save_final
-from scaffold_rl.rewards.registry import reward_for_run
-from scaffold_rl.rollout.generation import SamplingParams, TransformersGenerator
-from scaffold_rl.rollout.sampler import RolloutStage, Sampler
+from scaffold_rl.rollout.factory import make_sampler  # noqa: F401 - re-exported (old home)
+from scaffold_rl.rollout.sampler import RolloutStage
+from scaffold_rl.runtime import last_complete_checkpoint, set_threads
+from scaffold_rl.startup import check_config, check_model_reads_task
 from scaffold_rl.strategies.base import build_strategy
-from scaffold_rl.tasks import build_task, check_held_out, check_training_labels, labeled_only, without_labels
+from scaffold_rl.tasks import build_task, check_held_out, check_training_labels, without_labels
 from scaffold_rl.train.distributed import process_seed, weights_sharded
-from scaffold_rl.train.trainer import ScaffoldGRPOTrainer, grpo_args, last_complete_checkpoint, set_threads
+from scaffold_rl.train.trainer import ScaffoldGRPOTrainer, grpo_args
 
 
 class MetricsLog:
@@ -64,9 +65,18 @@ class RunCallback(TrainerCallback):
         self.train_seconds = 0.0
         self._t = None
         self.trainer = None  # set once the trainer exists: its work counters are the token budget's clock
+        self.base_eval: dict | None = None  # the evaluation before training, logged to the trackers at step 0
 
     def on_train_begin(self, args, state, control, **kw):
         self._t = self.clock()
+        if self.base_eval is not None and state.global_step == 0:  # a resumed run logged it when it started
+            self.to_trackers(args, state, control, eval_logs(self.base_eval))
+
+    def to_trackers(self, args, state, control, logs: dict) -> None:
+        """Log `logs` through the trainer's tracker callbacks (tensorboard, wandb, trackio: train.report_to), as
+        TRL's own log does; this callback ignores records without a step's loss or reward."""
+        if logs and self.trainer is not None and state.is_world_process_zero and tracking_on(args):
+            self.trainer.callback_handler.on_log(args, state, control, logs)
 
     def on_log(self, args, state, control, logs=None, **kw):
         if not logs or "loss" not in logs and "reward" not in logs:
@@ -98,7 +108,31 @@ class RunCallback(TrainerCallback):
             if main:
                 self.log.write({"step": state.global_step, "train_seconds": round(self.train_seconds, 3),
                                 "eval": result})
+                self.to_trackers(args, state, control, {f"eval_{lv}/greedy": v for lv, v in result.items()})
         self._t = self.clock()
+
+
+def tracking_on(args) -> bool:
+    report = args.report_to
+    names = [report] if isinstance(report, str) else list(report or [])
+    return bool(names) and names != ["none"]
+
+
+def eval_logs(res: dict) -> dict[str, float]:
+    """An evaluation result as flat tracker scalars: eval_<level>/<metric> (TRL's eval_ prefix, so trackers file
+    them under eval/), eval_hints/<level/k=depth>/<metric>, eval_hard/pass@k."""
+    out: dict[str, float] = {}
+    for level, metrics in res.get("levels", {}).items():
+        out.update({f"eval_{level}/{k}": float(v) for k, v in metrics.items() if _scalar(v)})
+    for name, metrics in res.get("hints", {}).items():
+        out.update({f"eval_hints/{name}/{k}": float(v) for k, v in metrics.items() if _scalar(v)})
+    out.update({f"eval_hard/{k}": float(v) for k, v in res.get("hard", {}).items() if k.startswith("pass@")
+                and _scalar(v)})
+    return out
+
+
+def _scalar(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def format_step_line(r: dict) -> str:
@@ -114,56 +148,6 @@ def format_step_line(r: dict) -> str:
     if "step_time" in r:
         parts.append(f"{r['step_time']:.2f}s/step")
     return " | ".join(parts)
-
-
-def make_sampler(cfg: RunConfig, model, tokenizer, task, trainer=None, evaluation: bool = False) -> Sampler:
-    """A sampler on `model`; with a trainer and rollout.backend=vllm, sampling goes through TRL's vLLM engine.
-    It scores with the training reward (`reward.spec`), or with correctness when `evaluation`."""
-    r = cfg.rollout
-    if trainer is not None and r.backend == "vllm":
-        from scaffold_rl.rollout.vllm_generation import VLLMGenerator
-
-        generator = VLLMGenerator.from_trainer(trainer, tokenizer)
-    else:
-        generator = TransformersGenerator(model, tokenizer, batch_size=r.generation_batch_size,
-                                          static_cache=r.static_cache)
-    reward = reward_for_run(cfg.reward, task, tokenizer, r.max_new_tokens, evaluation=evaluation)
-    params = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_k=r.top_k, top_p=r.top_p)
-    return Sampler(generator, task.renderer(tokenizer), reward, tokenizer, params)
-
-
-def run_evaluation(cfg: RunConfig, sampler: Sampler, task, *, full: bool, hints: bool = True,
-                   seed: int = 1234, levels: list[int] | None = None) -> dict:
-    """Held-out evaluation per level (greedy; sampled pass@k/maj@k when `full`, and hint depths if `hints`);
-    `levels` keeps only those levels."""
-    e = cfg.eval
-    if e.n_per_level <= 0:
-        return {"levels": {}, "skipped": "evaluation is off (eval.n_per_level=0)"}
-    by_level, skipped = labeled_only(task.eval_problems(e.n_per_level), cfg.reward.kind)
-    if levels is not None:
-        by_level = {lv: ps for lv, ps in by_level.items() if lv in levels}
-    if skipped:  # check_held_out refuses this at startup; a caller that skipped the check gets the reason
-        return {"levels": {}, "skipped": skipped}
-    out = {"held_out": task.split_info, "levels": evaluate_levels(sampler, by_level, max_new_tokens=e.max_new_tokens,
-                                     samples=e.samples if full else 0, sample_problems=e.sample_problems,
-                                     seed=seed, extract=task.extract_answer)}
-    hard = task.first_hard_level or max((lv for lv in by_level if lv), default=None)
-    if full and e.hard_samples > 0 and hard in by_level:
-        res = evaluate_levels(sampler, {hard: by_level[hard][:e.hard_problems]}, max_new_tokens=e.max_new_tokens,
-                              samples=e.hard_samples, seed=seed + 7)
-        out["hard"] = {"level": hard, **{k: v for k, v in res[f"L{hard}"].items() if k.startswith("pass@")},
-                       "problems": min(e.hard_problems, len(by_level[hard])), "samples": e.hard_samples}
-    if full and hints and task.supports_hints:
-        hard = task.first_hard_level
-        if hard is not None and hard in by_level:
-            out["hints"] = {}
-            for depth in e.hint_depths:
-                if depth < hard:
-                    res = evaluate_levels(sampler, {hard: by_level[hard]}, max_new_tokens=e.max_new_tokens,
-                                          samples=e.samples, sample_problems=e.sample_problems, hint_depth=depth,
-                                          seed=seed)
-                    out["hints"][f"L{hard}/k={depth}"] = res[f"L{hard}"]
-    return out
 
 
 def sync_generation_weights(trainer) -> None:
@@ -187,39 +171,54 @@ def create_run_dir(cfg: RunConfig) -> Path:
 
 
 def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, echo=print,
-          make_report: bool = True) -> Path:
-    """Run (or resume) one GRPO training run; returns the run folder."""
+          make_report: bool = True, *, task=None, model=None, tokenizer=None, reward_funcs=None) -> Path:
+    """Run (or resume) one GRPO training run; returns the run folder.
+
+    `task` (a Task), `model` + `tokenizer` (in memory) and `reward_funcs` (TRL-style callables) replace what the
+    config would build: how `scaffold_rl.train` (api.py) hands over Python objects."""
     if resume:
         if run_dir is None:
             raise ValueError("--resume needs the run folder")
-        cfg = load_config(RunConfig, run_dir / "config.yaml")
-    else:
-        if run_dir is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            from scaffold_rl.configio import ConfigError
+        cfg = load_config(RunConfig, Path(run_dir) / "config.yaml")
+    # before any folder is made or model loaded: plugin names, strategy, reward, trackers, TRL's arguments, data
+    check_config(cfg, python_funcs=bool(reward_funcs))
+    if not resume and run_dir is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("a multi-process run needs --run-dir (every process must write the same run folder)")
+    trl_arguments(cfg, Path(run_dir or cfg.output_dir) / "checkpoints")
+    set_threads(cfg.train.threads)
+    task = task if task is not None else build_task(cfg)
+    check_model_reads_task(cfg, task, model_given=model is not None)
+    problems = task.train_problems(cfg.task.num_train_problems)
+    if cfg.task.hide_train_answers:
+        problems = [without_labels(p) for p in problems]
+    if not cfg.reward.funcs:  # TRL-style functions read what they need themselves (answer may be None)
+        check_training_labels(cfg, problems)  # a correctness reward on answerless problems fails here, at startup
+    check_held_out(cfg, task)  # so does an empty or answerless held-out set
 
-            raise ConfigError("a multi-process run needs --run-dir (every process must write the same run folder)")
+    if not resume:
         run_dir = Path(run_dir) if run_dir else create_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
-    set_threads(cfg.train.threads)
+    run_dir = Path(run_dir)
     log = MetricsLog(run_dir / "metrics.jsonl")
     ckpt_dir = run_dir / "checkpoints"
+    args = trl_arguments(cfg, ckpt_dir)
     checkpoint = last_complete_checkpoint(ckpt_dir) if resume else None
     if resume:
         log.truncate_after(int(checkpoint.name.split("-")[-1]) if checkpoint else 0)
         echo(f"resuming {run_dir} from {checkpoint.name if checkpoint else 'the start'}")
-
-    task = build_task(cfg)
-    problems = task.train_problems(cfg.task.num_train_problems)
-    if cfg.task.hide_train_answers:
-        problems = [without_labels(p) for p in problems]
-    check_training_labels(cfg, problems)  # a correctness reward on answerless problems fails here, at startup
-    check_held_out(cfg, task)  # so does an empty or answerless held-out set
     echo(f"data: {len(problems)} training problems; held out: {task.split_info.get('held_out', '-')}")
-    model, tokenizer = load_policy(cfg, echo=echo)
+    if model is not None:
+        if tokenizer is None:
+            raise ConfigError("a model passed in Python needs its tokenizer too (tokenizer=...)")
+        prepare_for_generation(model, tokenizer)
+        echo(f"model: {type(model).__name__} passed in Python")
+    else:
+        model, tokenizer = load_policy(cfg, echo=echo)
     sampler = make_sampler(cfg, model, tokenizer, task, evaluation=True)
 
     base_path = run_dir / "eval_base.json"
+    base = None
     if not base_path.exists():
         echo("evaluating the base model ...")
         t0 = time.perf_counter()
@@ -232,7 +231,9 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
 
     def stage_factory(trainer):
         # the sampler generates with the very model TRL trains
-        s = make_sampler(cfg, trainer.model, tokenizer, task, trainer=trainer)
+        s = make_sampler(cfg, trainer.model, tokenizer, task, trainer=trainer, reward_funcs=reward_funcs)
+        if hasattr(s.reward, "bind_trainer"):
+            s.reward.bind_trainer(trainer)  # TRL-style reward functions get trainer_state
         seed = process_seed(cfg.train.seed, trainer.accelerator.process_index)  # distinct streams per process
         return RolloutStage(s, strategy, cfg.rollout.num_generations, cfg.train.steps, seed,
                             problem_pool=problems, updates_per_batch=cfg.train.mini_batches)
@@ -241,7 +242,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
 
     def eval_sampler():
         # evaluation scores correctness, also when training is label-free (reward.spec); one sampler, made lazily
-        if cfg.reward.spec is None:
+        if cfg.reward.spec is None and not cfg.reward.funcs:
             return trainer.stage.sampler
         if not evaluators:
             evaluators.append(make_sampler(cfg, trainer.model, tokenizer, task, trainer=trainer, evaluation=True))
@@ -254,17 +255,17 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
 
     callback = RunCallback(log, periodic_eval, cfg.eval.every, cfg.train.max_minutes, echo,
                            clock=cfg.train.budget_clock, max_tokens=cfg.train.max_tokens)
+    callback.base_eval = base
     # a resumed run keeps the training time it had spent, so a time budget means the same as uninterrupted
     callback.train_seconds = max((r.get("train_seconds", 0.0) for r in log.read() if "step" in r), default=0.0)
-    trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=grpo_args(cfg, ckpt_dir),
+    trainer = ScaffoldGRPOTrainer(model=model, tokenizer=tokenizer, args=args,
                                   problems=problems, stage_factory=stage_factory, callbacks=[callback],
                                   hint_nll_weight=cfg.train.hint_nll_weight, peft_config=peft_config(cfg),
                                   max_prompt_tokens=cfg.rollout.max_prompt_tokens,
                                   skip_empty_updates=cfg.train.skip_empty_updates)
     callback.trainer = trainer
+    tensorboard_into(trainer, run_dir / "tensorboard")
     if weights_sharded(trainer) and cfg.eval.every:
-        from scaffold_rl.configio import ConfigError
-
         raise ConfigError("eval.every > 0 needs unsharded weights (DDP, ZeRO-2); set eval.every=0 under "
                           "ZeRO-3 / FSDP and evaluate afterwards with `scaffold-rl eval --run`")
     echo(f"GRPO: strategy={strategy.name} steps={cfg.train.steps} batch={cfg.train.prompts_per_step}x"
@@ -302,12 +303,21 @@ def train(cfg: RunConfig, run_dir: Path | None = None, resume: bool = False, ech
     return run_dir
 
 
-def summarize_eval(label: str, res: dict) -> str:
-    if res.get("skipped"):
-        return f"{label}: evaluation skipped: {res['skipped']}"
-    levels = " ".join(f"{k}={v['greedy']:.2f}" for k, v in res["levels"].items())
-    hints = ""
-    if res.get("hints"):
-        hints = " | hinted " + " ".join(f"{k}={v['greedy']:.2f}" for k, v in res["hints"].items())
-    return f"{label}: greedy accuracy {levels}{hints}"
+def trl_arguments(cfg, ckpt_dir: Path):
+    """grpo_args, with its refusals (batch geometry, train.trl) as ConfigErrors: reported, not a traceback."""
+    try:
+        return grpo_args(cfg, ckpt_dir)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
+
+def tensorboard_into(trainer, folder: Path) -> None:
+    """TensorBoard event files in the run folder (transformers' default is <output_dir>/runs/<date_host>, i.e.
+    inside checkpoints/)."""
+    from transformers.integrations import TensorBoardCallback
+
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback) and cb.tb_writer is None:
+            cb.logging_dir = str(folder)

@@ -26,11 +26,11 @@ warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated"
 hf_logging.disable_progress_bar()
 
 from scaffold_rl.rollout.sampler import RolloutStage
+from scaffold_rl.runtime import COMPLETE_MARKER, last_complete_checkpoint, set_threads  # noqa: F401 - re-exported
 from scaffold_rl.train.offpolicy import CODES, IMPORTANCE, OFF_POLICY, aggregate, token_losses
 from scaffold_rl.types import Batch, Problem
 
 STATE_FILE = "scaffold_state.json"
-COMPLETE_MARKER = "COMPLETE"
 
 
 def batch_geometry(cfg, num_processes: int | None = None) -> dict:
@@ -51,13 +51,47 @@ def batch_geometry(cfg, num_processes: int | None = None) -> dict:
             "gradient_accumulation_steps": t.grad_accum, "steps_per_generation": micro}
 
 
+def trl_passthrough(cfg) -> dict:
+    """train.trl, checked: each key a GRPOConfig field that neither one of our keys sets (then the error names
+    ours) nor the rollout stage fixes (then it says why)."""
+    import difflib
+    from dataclasses import fields
+
+    from scaffold_rl.config import TRL_FIXED, TRL_NAMES
+    from scaffold_rl.configio import config_error
+
+    names = {f.name for f in fields(GRPOConfig) if f.init}
+    for key in cfg.train.trl:
+        where = f"train.trl.{key}"
+        if key in TRL_NAMES:
+            ours, note = TRL_NAMES[key]
+            raise config_error(cfg, where, f"{where}: set our key '{ours}' instead" + (f" ({note})" if note else ""))
+        if key in TRL_FIXED:
+            raise config_error(cfg, where, f"{where} cannot be passed through: {TRL_FIXED[key]}")
+        if key not in names:
+            close = difflib.get_close_matches(key, sorted(names), n=3)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise config_error(cfg, where, f"{where}: {key!r} is not a trl.GRPOConfig field (TRL {_trl_version()})"
+                               + hint)
+    return dict(cfg.train.trl)
+
+
+def _trl_version() -> str:
+    import trl
+
+    return trl.__version__
+
+
 def grpo_args(cfg, output_dir: Path, num_processes: int | None = None) -> GRPOConfig:
-    """TRL settings from our config; everything TRL would otherwise default differently is set explicitly."""
+    """TRL settings from our config; everything TRL would otherwise default differently is set explicitly, then
+    train.trl's fields on top (trl_passthrough)."""
+    from scaffold_rl.startup import trackers
+
     t, r = cfg.train, cfg.rollout
     cpu = not torch.cuda.is_available()
     geometry = batch_geometry(cfg, num_processes)
     bf16 = {"on": True, "off": False}.get(t.bf16, not cpu and torch.cuda.is_bf16_supported())
-    return GRPOConfig(
+    ours = dict(
         output_dir=str(output_dir),
         use_cpu=cpu,
         bf16=bf16,
@@ -89,12 +123,20 @@ def grpo_args(cfg, output_dir: Path, num_processes: int | None = None) -> GRPOCo
         data_seed=t.seed,
         gradient_checkpointing=t.gradient_checkpointing,
         ddp_find_unused_parameters=False,  # every trained weight is in every forward pass
-        report_to="none",
+        report_to=trackers(cfg) or "none",
+        run_name=cfg.name,
         disable_tqdm=True,
         dataloader_num_workers=0,
         log_completions=False,
         **vllm_args(r),
     )
+    passed = trl_passthrough(cfg)
+    try:
+        return GRPOConfig(**{**ours, **passed})
+    except (ValueError, TypeError) as err:
+        if not cfg.train.trl:
+            raise
+        raise ValueError(f"TRL refused these arguments (train.trl: {cfg.train.trl}): {err}") from err
 
 
 def vllm_args(r) -> dict:
@@ -199,7 +241,10 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
     @torch.no_grad()
     def _behaviour_logps(self, out, sampled_prompts: list) -> torch.Tensor:
         """(B, C) log-probs of each importance row's completion under the prompt it was sampled from (0 on other
-        rows): the same temperature-scaled log-probs TRL's loss uses, with the weights that sampled it."""
+        rows): the same temperature-scaled log-probs TRL's loss uses, with the weights that sampled it. Its tokens
+        (sampled prompt + completion) count as work["trained"], like a row of the loss's forward pass: the
+        forward is Guide-GRPO's own cost, so arms at equal train.max_tokens pay for it (a no-grad forward costs
+        about a third of a forward + backward, so this over-counts it, on the safe side)."""
         from trl.models.utils import disable_gradient_checkpointing
         from trl.trainer.utils import pad
 
@@ -209,6 +254,8 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         prompt_ids = pad(prompts, padding_value=self._tokenizer.pad_token_id, padding_side="left").to(device)
         prompt_mask = pad([torch.ones_like(p) for p in prompts], padding_value=0, padding_side="left").to(device)
         completion_ids, completion_mask = out["completion_ids"][index], out["completion_mask"][index]
+        if self.model.training:  # a forward over prompt + completion like the loss's: work of this strategy
+            self.work["trained"] += int(prompt_mask.sum().item() + completion_mask.sum().item())
         with disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
             logps, _, _ = self._get_per_token_logps_and_entropies(
                 self.model, torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1),
@@ -386,8 +433,8 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         if self.loss_type == "bnpo":  # TRL normalised its part by the plain tokens alone; bring it to all tokens
             plain_mask = completion_mask * plain_tool_mask
             trl_loss = trl_loss * (plain_mask.sum().clamp(min=1.0) / full_mask.sum().clamp(min=1.0))
-        for key, name, code in (("ratio", "guide/ratio_mean", IMPORTANCE), ("clipped", "guide/clipped_frac", IMPORTANCE),
-                                ("prob", "luffy/prob_mean", OFF_POLICY),
+        for key, name, code in (("ratio", "guide/ratio_mean", IMPORTANCE),
+                                ("clipped", "guide/clipped_frac", IMPORTANCE), ("prob", "luffy/prob_mean", OFF_POLICY),
                                 ("grad_weight", "luffy/grad_weight_mean", OFF_POLICY)):
             if key in stats:
                 m = full_mask * (codes == code).unsqueeze(1).to(full_mask.dtype)
@@ -472,16 +519,3 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         total = self.accelerator.reduce(counts, reduction="sum")
         return {"generated": int(total[0].item()), "trained": int(total[1].item())}
 
-
-def last_complete_checkpoint(folder: Path) -> Path | None:
-    """The newest checkpoint whose save finished (a kill -9 mid-save leaves one without the marker)."""
-    if not folder.exists():
-        return None
-    done = [p for p in folder.glob("checkpoint-*") if (p / COMPLETE_MARKER).exists()]
-    return max(done, key=lambda p: int(p.name.split("-")[-1])) if done else None
-
-
-def set_threads(threads: int | None) -> None:
-    if threads:
-        torch.set_num_threads(threads)
-        os.environ["OMP_NUM_THREADS"] = str(threads)
