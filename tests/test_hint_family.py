@@ -359,6 +359,49 @@ def test_strategies_are_built_from_their_config_sections(tmp_path):
     assert build_strategy(cfg).levels == 1
 
 
+HINT_FAMILY_ARMS = ["guide", "guide_solution", "questa", "questa_steps", "pope", "luffy", "luffy_no_shaping",
+                    "self_hint", "sage", "nurl"]
+
+
+@pytest.mark.parametrize("arm", HINT_FAMILY_ARMS)
+def test_hint_family_arm_presets_load_and_build_their_strategy(arm):
+    from scaffold_rl.arms import PRESETS
+    from scaffold_rl.config import RunConfig
+    from scaffold_rl.configio import load_config
+    from scaffold_rl.startup import check_config
+    from scaffold_rl.strategies.base import build_strategy
+
+    cfg = load_config(RunConfig, None, PRESETS[arm])
+    check_config(cfg)
+    strategy = build_strategy(cfg)
+    assert strategy.name == cfg.strategy.name == strategy.config_section
+
+
+def test_hint_family_knobs_are_typed_subsections_loaded_from_yaml(tmp_path):
+    from scaffold_rl.config import RunConfig
+    from scaffold_rl.configio import ConfigError, load_config
+    from scaffold_rl.startup import check_config
+    from scaffold_rl.strategies.base import build_strategy
+
+    (tmp_path / "c.yaml").write_text("strategy:\n  name: questa\n  questa:\n    prefix_fractions: [0.6, 0.2]\n"
+                                     "    granularity: step\n  luffy:\n    shaping_gamma: 0.05\n")
+    cfg = load_config(RunConfig, tmp_path / "c.yaml", ["strategy.pope.levels=2"])
+    q = build_strategy(cfg)
+    assert (q.fractions, q.prefix.granularity) == ((0.6, 0.2), "step")
+    assert cfg.strategy.luffy.shaping_gamma == 0.05 and cfg.strategy.pope.levels == 2
+    with pytest.raises(ConfigError, match=r"unknown key 'strategy\.self_hint\.level'; did you mean "
+                                          r"'strategy\.self_hint\.levels'"):
+        load_config(RunConfig, None, ["strategy.self_hint.level=2"])
+    with pytest.raises(ConfigError, match="unknown key 'strategy.prefix_fractions'"):  # no flat form
+        load_config(RunConfig, None, ["strategy.prefix_fractions=[0.5]"])
+    (tmp_path / "bad.yaml").write_text("strategy:\n  name: pope\n  pope:\n    max_prefix_fraction: 1.5\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*max_prefix_fraction must be in \(0, 1\]"):
+        load_config(RunConfig, tmp_path / "bad.yaml", [])
+    # a built-in strategy takes no plugin options: the error names its own subsection
+    with pytest.raises(ConfigError, match=r"strategy 'guide' takes no strategy\.options.*strategy\.guide\.\*"):
+        check_config(load_config(RunConfig, None, ["strategy.name=guide", "strategy.options={tiers: 1}"]))
+
+
 @pytest.mark.parametrize("name,keys", [
     ("guide", ["guide/guided_samples", "scaf/rescue_rate"]),
     ("questa", ["questa/prefix_share", "scaf/rescue_rate"]),

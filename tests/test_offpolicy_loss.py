@@ -179,6 +179,17 @@ def test_behaviour_logps_are_the_completion_under_the_hinted_prompt(tmp_path):
     assert out["num_items_in_batch"].item() == sum(lens)
 
 
+def test_the_behaviour_forward_counts_as_trained_work(tmp_path):
+    """Guide's extra no-grad forward is work of its own: the importance rows' sampled prompt + completion tokens
+    count in work["trained"] (train.max_tokens), the plain rows' do not (they are counted by the loss)."""
+    kinds, lens = ["importance", "plain", "importance", "plain"], [4, 3, 5, 2]
+    trainer, out = make(tmp_path, MixedStage([1, 0, 0, 0], lens, kinds))
+    hinted = len(TOK(trainer.problems[0].prompt)["input_ids"]) + len(HINT)
+    assert trainer.model.training and trainer.work == {"generated": 0, "trained": 2 * hinted + 4 + 5}
+    plain = MixedStage([1, 0, 0, 0], lens, ["plain"] * 4)
+    assert make(tmp_path / "plain", plain)[0].work["trained"] == 0
+
+
 @pytest.mark.parametrize("skip", [False, True])
 def test_mixed_group_loss_and_gradient_equal_the_direct_computation(tmp_path, skip):
     kinds, lens = ["off_policy", "importance", "plain", "plain", "plain"], [5, 4, 3, 6, 2]
