@@ -188,6 +188,15 @@ def test_the_behaviour_forward_counts_as_trained_work(tmp_path):
     assert trainer.model.training and trainer.work == {"generated": 0, "trained": 2 * hinted + 4 + 5}
     plain = MixedStage([1, 0, 0, 0], lens, ["plain"] * 4)
     assert make(tmp_path / "plain", plain)[0].work["trained"] == 0
+    # a guided group that stayed all wrong: zero advantages, no policy term, so no behaviour forward and no
+    # importance rows (its loss is an on-policy row's, the KL term alone)
+    trainer, out = make(tmp_path / "wrong", MixedStage([0, 0, 0, 0], lens, ["importance"] * 4))
+    assert trainer.work["trained"] == 0 and "row_estimator" not in out and "behaviour_logps" not in out
+    # rewards 1, 0.5, 0, 0.5 (mean 0.5): rows 1 and 3 have a zero advantage and leave the importance estimator
+    trainer, out = make(tmp_path / "mixed", MixedStage([1, 0.5, 0, 0.5], lens,
+                                                       ["importance", "importance", "plain", "importance"]))
+    assert out["advantages"][1].item() == 0.0 and out["row_estimator"].tolist() == [1, 0, 0, 0]
+    assert trainer.work["trained"] == hinted + 4 and out["behaviour_logps"][1:].abs().max().item() == 0.0
 
 
 @pytest.mark.parametrize("skip", [False, True])

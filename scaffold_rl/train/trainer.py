@@ -220,6 +220,8 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         if rows is not None and any(rows["codes"]):
             if len(rows["codes"]) != out["completion_ids"].size(0):
                 raise RuntimeError("row estimators out of sync with the completions")
+            self._demote_zero_advantage_importance_rows(rows, out["advantages"])
+        if rows is not None and any(rows["codes"]):
             device = out["completion_ids"].device
             out["row_estimator"] = torch.tensor(rows["codes"], dtype=torch.long, device=device)
             out["row_gamma"] = torch.tensor(rows["gammas"], dtype=torch.float32, device=device)
@@ -237,6 +239,16 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
             limit = torch.tensor(counts, device=mask.device)
             out["hint_nll_mask"] = (positions[None, :] < limit[:, None]).to(mask.dtype) * mask
         return out
+
+    @staticmethod
+    def _demote_zero_advantage_importance_rows(rows: dict, advantages) -> None:
+        """An importance row with a zero advantage (a guided group that stayed all wrong) has no policy term:
+        -min(rho x 0, clip(rho) x 0) = 0 whatever rho is, so its loss is that of an on-policy row (the KL term
+        alone when train.beta > 0, normalised alike). It becomes one, and needs no behaviour forward: Guide pays
+        (in work["trained"]) only for the rows whose ratio can move the weights."""
+        for i, a in enumerate(advantages.tolist()):
+            if rows["codes"][i] == IMPORTANCE and a == 0.0:
+                rows["codes"][i], rows["sampled"][i] = CODES["on_policy"], None
 
     @torch.no_grad()
     def _behaviour_logps(self, out, sampled_prompts: list) -> torch.Tensor:
