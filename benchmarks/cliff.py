@@ -23,7 +23,8 @@ import statistics
 import time
 from pathlib import Path
 
-from scaffold_rl.arms import Arm, add_budget_args, arm_from_spec, budget_overrides, cached_json, load_run, run_arms
+from scaffold_rl.arms import (Arm, add_budget_args, arm_from_spec, budget_overrides, cached_json, load_run, run_arms,
+                              split_arm_specs)
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.demo import evaluate_base
@@ -94,7 +95,7 @@ def main():
     a = ap.parse_args()
     t0 = time.perf_counter()
     seeds = [int(s) for s in a.seeds.split(",")]
-    names = [x for x in a.arms.split(",") if x]
+    names = split_arm_specs(a.arms)
     cfg0 = load_config(RunConfig, a.config, a.overrides)
     hard_level = max(cfg0.task.train_levels)
     hard = f"L{hard_level}"

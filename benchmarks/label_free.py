@@ -30,7 +30,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from scaffold_rl.arms import Arm, add_budget_args, budget_overrides, cached_json, load_run, run_arms
+from scaffold_rl.arms import Arm, add_budget_args, budget_overrides, cached_json, load_run, run_arms, split_arm_specs
 from scaffold_rl.config import RunConfig
 from scaffold_rl.configio import load_config
 from scaffold_rl.demo import evaluate_base
@@ -104,7 +104,7 @@ def main():
     a = ap.parse_args()
     t0 = time.perf_counter()
     seeds = [int(s) for s in a.seeds.split(",")]
-    names = [x for x in a.arms.split(",") if x]
+    names = split_arm_specs(a.arms)
     train_levels = [int(x) for x in a.levels.split(",")]
     limits, budget_text = budget_overrides(a)
     common = limits + ["eval.samples=0", "eval.every=50",

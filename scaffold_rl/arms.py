@@ -66,6 +66,18 @@ class Arm:
     overrides: list[str] = field(default_factory=list)
 
 
+def split_arm_specs(text: str) -> list[str]:
+    """'grpo,reference:strategy.exemption_steps=0,train.lr=4e-4' -> two specs. A comma-separated piece that is an
+    override (has '=' and no ':') belongs to the arm before it, so an arm can carry several overrides."""
+    specs: list[str] = []
+    for piece in (p for p in text.split(",") if p):
+        if specs and "=" in piece and ":" not in piece:
+            specs[-1] += "," + piece
+        else:
+            specs.append(piece)
+    return specs
+
+
 def arm_from_spec(spec: str) -> Arm:
     """'scaf_hint_tokens' (a preset) or 'name:key=value,key=value' (preset name optional)."""
     name, _, extra = spec.partition(":")

@@ -58,12 +58,22 @@ def cmd_train(args) -> None:
     print(f"run folder: {run_dir}")
 
 
+def demo_config_for_task(task: str) -> Path:
+    """`demo --task NAME`: the packaged config made for that task (configs/rg_<dataset>.yaml for rg:<dataset>),
+    else the embedded demo's config (the task name is then set as an override)."""
+    stem = task.replace(":", "_")
+    packaged = Path(__file__).parent / "configs" / f"{stem}.yaml"
+    return packaged if packaged.exists() else DEMO_CONFIG
+
+
 def cmd_demo(args) -> None:
+    from scaffold_rl.arms import split_arm_specs
     from scaffold_rl.demo import DEFAULT_ARMS, run_demo
 
-    config = args.config or DEMO_CONFIG
-    arms = tuple(a for a in args.arms.split(",") if a) if args.arms else DEFAULT_ARMS
-    run_demo(config, args.overrides, arms=arms)
+    config = args.config or (demo_config_for_task(args.task) if args.task else DEMO_CONFIG)
+    overrides = list(args.overrides) + ([f"task.name={args.task}"] if args.task else [])
+    arms = tuple(split_arm_specs(args.arms)) if args.arms else DEFAULT_ARMS
+    run_demo(config, overrides, arms=arms)
 
 
 def cmd_pretrain(args) -> None:
@@ -115,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arms", help="comma-separated strategy presets trained side by side, each optionally with one "
                                   "override (preset:key=value; see scaffold_rl/arms.py); default: plain GRPO and "
                                   "Scaf-GRPO with hint tokens trained from step 1")
+    p.add_argument("--task", help="run the demo on this task, e.g. rg:chain_sum (its packaged config "
+                                  "scaffold_rl/configs/rg_<dataset>.yaml when one exists, unless --config is given)")
     p.set_defaults(func=cmd_demo)
     p = common(sub.add_parser("pretrain", help="the embedded base model: the shipped copy, the cache, or pretrained"))
     p.add_argument("--rebuild", action="store_true", help="pretrain into the local cache even if a copy exists "

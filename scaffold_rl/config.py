@@ -28,7 +28,8 @@ class TaskConfig:
                                  "training data (task.eval_fraction, else its first eval.n_per_level rows).")
     eval_fraction: float | None = knob(None, "Share of the training file held out for evaluation, drawn with "
                                        "task.seed (e.g. 0.1). None = the first eval.n_per_level rows (files), or the "
-                                       "task's own test split (arithmetic, reasoning-gym).")
+                                       "task's own test split (arithmetic; reasoning-gym: 0.2 of each level's "
+                                       "questions, chosen by a hash of the text, which this knob also sets).")
     system_prompt: str | None = knob(None, "System message of chat prompts (datasets answered by a chat model). "
                                      "None = 'Please reason step by step, and put your final answer within "
                                      "\\boxed{}.'; '' = no system message.")
@@ -44,8 +45,18 @@ class TaskConfig:
     eval_split: str | None = knob(None, "hf: datasets: the split held out for evaluation (its problems are removed "
                                   "from training), e.g. 'test'; with task.eval_name=hf:<id> the split of that one "
                                   "(default 'test'). None = task.eval_fraction or the first eval.n_per_level rows.")
-    train_levels: list[int] = knob([2, 3, 3], "Arithmetic levels sampled for RL training; repeat a level to weight it.")
-    eval_levels: list[int] = knob([1, 2, 3, 4], "Arithmetic levels evaluated per run (held-out test split).")
+    train_levels: list[int] = knob([2, 3, 3], "Levels sampled for RL training (arithmetic, reasoning-gym); repeat a "
+                                   "level to weight it.")
+    eval_levels: list[int] = knob([1, 2, 3, 4], "Levels evaluated per run (held-out test split).")
+    rg: dict[str, Any] = knob({}, "reasoning-gym (task.name=rg:<dataset>): fields of the dataset's config, applied "
+                              "at every level on top of its curriculum, e.g. {min_digits: 2, max_digits: 2} for "
+                              "rg:chain_sum (levels then differ by the number of terms alone). seed and size are "
+                              "set by scaffold-rl.")
+    rg_levels: dict[int, dict[str, Any]] = knob({}, "reasoning-gym: level -> config fields of that level (on top of "
+                                                "task.rg), replacing the curriculum's levels, e.g. {1: {min_terms: "
+                                                "2, max_terms: 2}, 2: {min_terms: 3, max_terms: 3}}. Empty = the "
+                                                "dataset's curriculum, level L = its global level L-1 (a dataset "
+                                                "without one has level 1 only).")
     value_min: int = knob(100, "Smallest value any intermediate result may take (arithmetic).")
     value_max: int = knob(999, "Largest value any intermediate result may take (arithmetic). A wide range keeps the "
                           "chance that a wrong chain hits the right answer low.")
@@ -135,7 +146,7 @@ class ModelConfig:
                             "fetch it first with `hf download <id>`). None = the embedded tiny model: the copy "
                             "shipped with the package when one exists for this config, else pretrained in-process "
                             "and cached (see `pretrain`); it reads only tasks that declare it can (the arithmetic "
-                            "task).")
+                            "task; reasoning-gym datasets written in printable ASCII).")
     use_shipped: bool = knob(True, "Embedded model: use the base model shipped with the package for this config "
                              "(scaffold_rl/assets/embedded/<config hash>: the same weights on every machine, so "
                              "every figure starts from them). False = the local cache, pretraining when missing; "
@@ -190,7 +201,8 @@ class RolloutConfig:
 class RewardConfig:
     kind: Literal["strict", "answer"] = knob("strict", "'strict': 1 only when the whole reference chain is "
                                              "reproduced (no lucky answers; needs a task with references). "
-                                             "'answer': 1 when the final answer verifies.")
+                                             "'answer': 1 when the final answer verifies. reasoning-gym tasks "
+                                             "always use the dataset's score_answer (partial credit).")
     verifier_timeout_s: float = knob(2.0, "Time bound per answer check; a timed-out check scores 0 and is counted.")
     spec: str | dict[str, Any] | None = knob(
         None, "Reward trained on (docs/rewards.md). None = correctness of `kind` alone. A sum of weighted terms, "

@@ -125,6 +125,10 @@ class ArithmeticTask:
             ops.append((op, x))
         return start, ops
 
+    def identity(self) -> dict:
+        """What decides the problem space (the pretrained model's cache key holds it)."""
+        return self.spec.identity()
+
     def problem(self, split: str, level: int, index: int) -> Problem:
         """The index-th problem of a (split, level); same arguments always give the same problem."""
         if split not in ("train", "test"):

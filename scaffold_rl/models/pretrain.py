@@ -3,6 +3,11 @@
 The result is the base model of every embedded run: near-perfect on levels 1-2, at chance on level 3 (the
 cliff), with a trace of level 3 in its data so that hints can unlock latent ability there. The cache key is
 a hash of everything that changes the weights, so `demo`, `train` and the tests share one copy.
+
+Any task whose problem source supplies pretraining documents can be pretrained on: a source has
+`mixture(split, level_weights, n, seed)` (problems with a prompt and a reference completion), `identity()`
+(what decides its documents: part of the cache key) and `seed`. The arithmetic task is one; a reasoning-gym
+dataset (`task.name=rg:<dataset>`) is another (`pretraining_task`).
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ def resolve_bf16(setting: str) -> bool:
     return setting == "on"
 
 
-def cache_key(model_cfg: ModelConfig, task: ArithmeticTask, resolve: bool = True, precision: bool = True) -> str:
+def cache_key(model_cfg: ModelConfig, task, resolve: bool = True, precision: bool = True) -> str:
     pretrain = asdict(model_cfg.pretrain)
     pretrain.pop("wide_share")  # what it changes is in the task identity below
     if not pretrain.get("bad_answer_share"):
@@ -57,15 +62,25 @@ def cache_key(model_cfg: ModelConfig, task: ArithmeticTask, resolve: bool = True
         "format": 1,
         "embedded": asdict(model_cfg.embedded),
         "pretrain": pretrain,
-        "task": task.spec.identity(),
+        "task": task.identity(),
         "task_seed": task.seed,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def pretraining_task(model_cfg: ModelConfig, task_cfg: TaskConfig) -> ArithmeticTask:
-    """The task the base model is pretrained on: the run's task, with pretrain.wide_share when set (so a run on
-    wide operations can start from a model that saw them only rarely)."""
+def pretraining_task(model_cfg: ModelConfig, task_cfg: TaskConfig):
+    """The problem source the base model is pretrained on: the run's task (a reasoning-gym dataset for
+    task.name=rg:<dataset>, else the arithmetic task, with pretrain.wide_share when set, so a run on wide
+    operations can start from a model that saw them only rarely)."""
+    if task_cfg.name.startswith("rg:"):
+        from scaffold_rl.tasks.reasoning_gym import source_from_config
+
+        if model_cfg.pretrain.bad_answer_share or model_cfg.pretrain.wide_share is not None:
+            from scaffold_rl.configio import ConfigError
+
+            raise ConfigError("model.pretrain.bad_answer_share and model.pretrain.wide_share shape arithmetic "
+                              f"documents; unset them for {task_cfg.name}")
+        return source_from_config(task_cfg, plain=True)
     task = task_from_config(task_cfg)
     share = model_cfg.pretrain.wide_share
     if share is None:
@@ -89,7 +104,7 @@ def encode_sft(tokenizer, problems, device="cpu"):
     return input_ids.to(device), attention.to(device), labels.to(device)
 
 
-def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=print):
+def pretrain(model_cfg: ModelConfig, task, out_dir: Path, log=print):
     """Train the embedded model from scratch and save it (model + tokenizer + pretrain.json) to out_dir."""
     cfg = model_cfg.pretrain
     tokenizer = build_tokenizer()
@@ -148,7 +163,7 @@ def pretrain(model_cfg: ModelConfig, task: ArithmeticTask, out_dir: Path, log=pr
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "embedded"
 
 
-def shipped_key(model_cfg: ModelConfig, task: ArithmeticTask) -> str:
+def shipped_key(model_cfg: ModelConfig, task) -> str:
     """The config hash of a shipped base model: `cache_key` without the pretraining precision (whether bf16 autocast
     ran depends on the CPU), so every machine finds the same shipped weights; pretrain.json says how they were
     built."""

@@ -29,8 +29,12 @@ EMBEDDED_SOURCE = "arithmetic"
 
 
 def hint_separator(problem: Problem) -> str:
-    """'' for the embedded task (parts concatenate into the task's own format), ' ' elsewhere (paper code)."""
-    return "" if problem.source == EMBEDDED_SOURCE else " "
+    """'' where the parts are the problem's own reference steps (the embedded task, a reasoning-gym chain: they
+    concatenate into the task's own format), ' ' elsewhere (paper code)."""
+    if problem.source == EMBEDDED_SOURCE:
+        return ""
+    steps = "".join(problem.solution_steps)
+    return "" if steps and problem.reference and problem.reference.startswith(steps) else " "
 
 
 def join_parts(problem: Problem, parts: tuple[str, ...] | list[str]) -> str:

@@ -10,8 +10,10 @@ import dataclasses
 from scaffold_rl.types import Problem
 
 # meta fields that give the answer away (a dataset's worked solution ends in the answer; SEELE reads it)
-# ("columns": the raw dataset row, which holds the answer too)
-LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer", "columns")
+# ("columns": the raw dataset row, which holds the answer too; "rg_entry": the reasoning-gym item its scorer
+# compares with)
+LABEL_META_KEYS = ("solution", "answer", "reference", "solution_steps", "ground_truth", "final_answer", "columns",
+                   "rg_entry")
 
 
 def has_label(problem: Problem, kind: str) -> bool:
