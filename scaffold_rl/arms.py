@@ -38,6 +38,25 @@ PRESETS: dict[str, list[str]] = {
     # lengths for the fitted rate to move (docs/strategies.md); m = 4 rounds of num_generations / 4
     "seele": ["strategy.name=seele", "strategy.seele.granularity=char", "train.scale_rewards=none"],
     "dapo": ["strategy.name=dynamic_sampling"],
+    # the hint family (docs/strategies.md), each at its paper's settings. Guide: the embedded model never saw K/P
+    # lines, so its natural-language guidance is the paper's default order (knowledge first); guide_solution is the
+    # solution-tier variant, which the strict chain reward scores on the continuation alone
+    "guide": ["strategy.name=guide"],
+    "guide_solution": ["strategy.name=guide", "strategy.guide.hint_tiers=[solution]"],
+    # QuestA at the paper's 50 % -> 25 % characters; questa_steps cuts whole reference steps (50 % of 3 = 1 step) and
+    # shows prefixes of any length (the paper's 10-character floor would hide every 25 % prefix of a 30-character chain)
+    "questa": ["strategy.name=questa"],
+    "questa_steps": ["strategy.name=questa", "strategy.questa.granularity=step", "strategy.questa.min_prefix_chars=0"],
+    "pope": ["strategy.name=pope"],
+    # LUFFY with the official script's Dr.GRPO advantage (no std) and token sum
+    "luffy": ["strategy.name=luffy", "train.scale_rewards=none", "train.loss_type=dr_grpo"],
+    "luffy_no_shaping": ["strategy.name=luffy", "strategy.luffy.shaping_gamma=null", "train.scale_rewards=none",
+                         "train.loss_type=dr_grpo"],
+    # SAGE (fresh JSON hint levels at every collapse) and NuRL (one text hint per problem, written once);
+    # self_hint is the strategy's own name for its default, SAGE
+    "self_hint": ["strategy.name=self_hint"],
+    "sage": ["strategy.name=self_hint"],
+    "nurl": ["strategy.name=self_hint", "strategy.self_hint.format=text", "strategy.self_hint.reuse=true"],
 }
 
 

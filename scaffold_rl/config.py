@@ -344,6 +344,119 @@ class DapoOptions:
 
 
 @dataclass
+class GuideOptions:
+    """strategy.guide.*: Guide-GRPO (strategies/guide.py; arXiv 2506.13923): hinted re-samples of all-wrong
+    groups, trained as the unhinted policy."""
+
+    hint_tiers: list[Literal["knowledge", "planning", "solution"]] = knob(
+        ["knowledge", "planning", "solution"], "Where the hint comes from: the first of these tiers the problem has, "
+        "whole (all its parts). The paper's guidance is natural-language help that still leaves the whole "
+        "derivation to the model, so the abstract tiers come first; a solution-tier hint under the importance "
+        "correction is scored on the continuation alone (what the row trains under the plain prompt).")
+    exemption: bool = knob(False, "Apply the shared Scaf-GRPO schedule (strategy.exemption_*, strategy.trigger) "
+                           "before hinting. The paper hints all-wrong groups from the first step (False); True "
+                           "compares at the same warm-up as scaf_grpo.")
+
+    def __post_init__(self):
+        if not self.hint_tiers or len(set(self.hint_tiers)) != len(self.hint_tiers):
+            raise ValueError("hint_tiers must be a non-empty list without repeats")
+
+
+@dataclass
+class QuestAOptions:
+    """strategy.questa.*: QuestA (strategies/questa.py; arXiv 2507.13266): the first p % of the solution in the
+    prompt of hard problems, p = 50 % then 25 %."""
+
+    prefix_fractions: list[float] = knob([0.5, 0.25], "The curriculum: the share p of the solution shown, one value "
+                                         "per stage, stages in order (paper: 0.5, then 0.25 from the stage-1 model).")
+    stage_batches: int | None = knob(None, "Rollout batches per curriculum stage. None = the planned rollout batches "
+                                     "(train.steps / train.mini_batches) split evenly over the stages; under a "
+                                     "token budget (train.max_tokens) a run may end before the last stage.")
+    granularity: Literal["char", "step", "token"] = knob(
+        "char", "Unit of p: 'char' = characters of the solution text (paper: int(p x len(text))), 'step' = reference "
+        "steps, 'token' = tokens. The prefix is the first floor(p x |y|) units.")
+    min_prefix_chars: int = knob(10, "A prefix shorter than this many characters is not shown at all (the paper's "
+                                 "data script: < 10 characters = the plain question).")
+    remember_hard: bool = knob(True, "True: a problem found hard (its unhinted group all wrong) stays hard, later "
+                               "visits are sampled with the prefix only (the online counterpart of the paper's "
+                               "offline hard set, always hinted). False: every visit samples unhinted first and "
+                               "re-samples with the prefix only when that group is all wrong.")
+
+    def __post_init__(self):
+        if not self.prefix_fractions or not all(0.0 < p <= 1.0 for p in self.prefix_fractions):
+            raise ValueError("prefix_fractions must be a non-empty list of shares in (0, 1]")
+        if self.stage_batches is not None and self.stage_batches < 1:
+            raise ValueError("stage_batches must be >= 1")
+        if self.min_prefix_chars < 0:
+            raise ValueError("min_prefix_chars must be >= 0")
+
+
+@dataclass
+class PopeOptions:
+    """strategy.pope.*: POPE (strategies/pope.py; arXiv 2601.18779): the shortest oracle-solution prefix (at most
+    1/4) that lets the model succeed guides on-policy rollouts of hard problems; the prefix is context, never a
+    training target."""
+
+    max_prefix_fraction: float = knob(0.25, "Longest prefix tried, as a share of the solution (paper: 1/4).")
+    levels: int = knob(4, "Prefix lengths tried, shortest first: (1..levels) / levels x max_prefix_fraction of the "
+                       "solution (paper: 'progressively longer prefixes').")
+    granularity: Literal["char", "step", "token"] = knob("char", "Unit of the prefix lengths (see questa).")
+    samples_per_level: int = knob(1, "Samples per prefix length in the search for the shortest sufficient prefix.")
+    exemption: bool = knob(False, "Apply the shared schedule (strategy.exemption_*, strategy.trigger) before "
+                           "guiding (paper: guidance from the start, False).")
+
+    def __post_init__(self):
+        if not 0.0 < self.max_prefix_fraction <= 1.0 or self.levels < 1 or self.samples_per_level < 1:
+            raise ValueError("max_prefix_fraction must be in (0, 1], levels and samples_per_level >= 1")
+
+
+@dataclass
+class LuffyOptions:
+    """strategy.luffy.*: LUFFY (strategies/luffy.py; arXiv 2504.14945): off-policy reference traces share every
+    group with on-policy rollouts."""
+
+    off_policy_traces: int = knob(1, "Reference traces per group (paper: 1 of 8); the other num_generations - this "
+                                  "are sampled on-policy. A problem without an accepted reference gets a fully "
+                                  "on-policy group.")
+    shaping_gamma: float | None = knob(0.1, "Policy shaping of off-policy tokens: the ratio pi_theta / pi_phi with "
+                                       "pi_phi = 1 becomes f(pi) = pi / (pi + gamma), which up-weights low-probability "
+                                       "tokens (paper: 0.1). None = no shaping (f(pi) = pi). Never clipped.")
+
+    def __post_init__(self):
+        if self.off_policy_traces < 1:
+            raise ValueError("off_policy_traces must be >= 1")
+        if self.shaping_gamma is not None and self.shaping_gamma <= 0:
+            raise ValueError("shaping_gamma must be > 0 (or None for no shaping)")
+
+
+@dataclass
+class SelfHintOptions:
+    """strategy.self_hint.*: self-written hints (strategies/self_hint.py; NuRL arXiv 2509.25666, SAGE arXiv
+    2602.03143): the policy writes a hint for a collapsed group from the problem and its reference solution; the
+    group is re-sampled with that hint in the prompt."""
+
+    levels: int = knob(3, "Hint levels the policy is asked for (SAGE: 3, minimal to detailed); each still-unsolved "
+                       "group is re-sampled level by level until one has a success.")
+    format: Literal["json", "text"] = knob(
+        "json", "How the written hints are read: 'json' = {\"level_1\": ..., ...} (SAGE's format; an unparsable reply "
+        "is retried), 'text' = the whole reply is one hint (NuRL's single abstract hint; `levels` is ignored).")
+    retries: int = knob(3, "Hint-writing attempts per problem when the reply cannot be parsed (SAGE: 3).")
+    reuse: bool = knob(False, "False (SAGE): the current policy writes fresh hints at every collapse. True (NuRL): a "
+                       "problem's hints are written once, at its first collapse, and reused (checkpointed); NuRL "
+                       "writes them offline with the base model before training.")
+    max_hint_tokens: int | None = knob(None, "Longest hint-writing reply; None = rollout.max_new_tokens.")
+    instruction: str | None = knob(None, "System instruction of the hint-writing prompt; None = the built-in one "
+                                   "(scaffold_rl/strategies/self_hint.py: progressive hints that never give the "
+                                   "answer, as JSON).")
+    exemption: bool = knob(False, "Apply the shared schedule (strategy.exemption_*, strategy.trigger) before "
+                           "hinting (papers: none, False).")
+
+    def __post_init__(self):
+        if self.levels < 1 or self.retries < 1:
+            raise ValueError("levels and retries must be >= 1")
+
+
+@dataclass
 class StrategyConfig:
     name: str = knob(
         "grpo", "Rescue strategy applied to each step's groups: a registered strategy (built-in or from a module "
@@ -355,7 +468,14 @@ class StrategyConfig:
         "under a prefix of the reference solution whose length a per-problem item-response curve picks to hit "
         "strategy.seele.target accuracy (SEELE). 'dynamic_sampling': groups whose rewards are all equal are "
         "dropped and replaced by groups of freshly drawn problems, up to strategy.dapo.max_extra_batches extra "
-        "generation batches (DAPO).")
+        "generation batches (DAPO). 'guide': all-wrong groups are re-sampled with a hint in the prompt and "
+        "trained as the unhinted policy with an importance ratio over the hinted sampling probabilities "
+        "(Guide-GRPO; strategy.guide.*). 'questa': hard problems get the first p % of the solution in the prompt, "
+        "p following a curriculum (QuestA; strategy.questa.*). 'pope': all-wrong groups are re-sampled under the "
+        "shortest solution prefix (<= 1/4) that works, prefix never trained (POPE; strategy.pope.*). 'luffy': "
+        "every group has an off-policy reference trace with policy shaping (LUFFY; strategy.luffy.*). "
+        "'self_hint': the policy writes hints for its collapsed groups from the reference solution (NuRL / SAGE; "
+        "strategy.self_hint.*). docs/strategies.md.")
     exemption_fraction: float = knob(0.15, "Guidance-free warm-up as a share of the run's rollout batches "
                                      "(train.steps / train.mini_batches; paper: 0.15): no hints while batch t <= "
                                      "fraction x batches (t counted from 1).")
@@ -380,6 +500,11 @@ class StrategyConfig:
     scaf: ScafOptions = field(default_factory=ScafOptions)
     seele: SeeleOptions = field(default_factory=SeeleOptions)
     dapo: DapoOptions = field(default_factory=DapoOptions)
+    guide: GuideOptions = field(default_factory=GuideOptions)
+    questa: QuestAOptions = field(default_factory=QuestAOptions)
+    pope: PopeOptions = field(default_factory=PopeOptions)
+    luffy: LuffyOptions = field(default_factory=LuffyOptions)
+    self_hint: SelfHintOptions = field(default_factory=SelfHintOptions)
 
     # the flat keys these subsections replaced: an old config fails naming the new key (configio)
     __config_renamed__ = {
@@ -405,16 +530,17 @@ class TrainConfig:
     steps: int = knob(200, "Optimizer steps (updates): one generation batch each, or one per train.mini_batches "
                       "updates when that is > 1.")
     max_tokens: int | None = knob(None, "Stop once the run has done this many tokens of work: tokens generated "
-                                  "by the rollout stage (rollouts, hint search, SEELE rounds, DAPO refills) plus "
-                                  "tokens trained (prompt + completion of every row in the loss's forward and "
-                                  "backward passes). Counted exactly, so arms at equal max_tokens see equal policy "
-                                  "compute on any machine, busy or idle; the step that crosses the budget is the "
-                                  "last. train.steps stays an upper bound. Reward-side compute is not counted: a "
-                                  "learned reward's forward passes (process, reconstruction) and the "
-                                  "refreshed_process PRM's training passes are the reward's work, not the "
-                                  "policy's (an arm at equal max_tokens has had equal policy experience); the "
-                                  "refreshed PRM logs its own count, reward/refreshed_process/trained_tokens, so "
-                                  "benchmarks report it beside.")
+                                  "by the rollout stage (rollouts, hint search, SEELE rounds, DAPO refills, "
+                                  "self-written hints) plus tokens trained (prompt + completion of every row in "
+                                  "the loss's forward and backward passes, and of a strategy's own forward passes: "
+                                  "guide's behaviour log-probs). Counted exactly, so arms at equal max_tokens see "
+                                  "equal policy compute on any machine, busy or idle; the step that crosses the "
+                                  "budget is the last. train.steps stays an upper bound. Reward-side compute is not "
+                                  "counted: a learned reward's forward passes (process, reconstruction) and the "
+                                  "refreshed_process PRM's training passes are the reward's work, not the policy's "
+                                  "(an arm at equal max_tokens has had equal policy experience); the refreshed PRM "
+                                  "logs its own count, reward/refreshed_process/trained_tokens, so benchmarks "
+                                  "report it beside.")
     max_minutes: float | None = knob(None, "Stop after this much training time. A convenience: a time budget buys "
                                      "fewer steps on a slower or busier machine, so results that must hold "
                                      "elsewhere use train.steps or train.max_tokens.")

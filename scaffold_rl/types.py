@@ -10,6 +10,8 @@ from typing import Any
 HINT_TIERS = ("knowledge", "planning", "solution")
 HINT_LOSSES = ("rl", "nll")
 HINT_PLACEMENTS = ("prompt", "response", "dropped")
+# how a row's completion tokens enter the policy loss (Rollout.estimator; the trainer's loss, train/offpolicy.py)
+ESTIMATORS = ("on_policy", "importance", "off_policy")
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,23 @@ class Rollout:
     # how the hint tokens are trained: "rl" with the policy loss like generated ones (Scaf-GRPO's
     # placement='response'); "nll" kept out of the policy loss and given the trainer's supervised term (SEELE)
     hint_loss: str = "rl"
+    # the prompt the completion was sampled from when it is not prompt_ids (placement "dropped"), else None
+    sampled_prompt_ids: list[int] | None = None
+    # the policy-gradient estimator of this row's tokens:
+    # * "on_policy": TRL's clipped surrogate, ratio pi_theta / pi_old in the trained context (every plain row; for
+    #   forced hint or reference tokens that is advantage-weighted imitation, docs/strategies.md)
+    # * "importance": ratio pi_theta(o_t | prompt_ids, o_<t) / pi_b(o_t | sampled_prompt_ids, o_<t), the behaviour
+    #   probability of the hinted sampling context, clipped like TRL's (Guide-GRPO)
+    # * "off_policy": ratio pi_theta / pi_phi with pi_phi = 1, never clipped, shaped f(p) = p / (p + shaping_gamma)
+    #   (LUFFY; shaping_gamma None: f(p) = p)
+    estimator: str = "on_policy"
+    shaping_gamma: float | None = None
 
     def __post_init__(self):
         if self.hint_loss not in HINT_LOSSES:
             raise ValueError(f"Rollout.hint_loss must be one of {HINT_LOSSES}, got {self.hint_loss!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"Rollout.estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
 
 
 @dataclass

@@ -78,6 +78,7 @@ class Sampler:
                     reward_terms=dict(getattr(score, "terms", {})), correct=score.correct, hint=hint,
                     hint_token_count=len(r.response_prefix_ids), round=round,
                     verifier_timed_out=score.timed_out, truncated=c.truncated,
+                    sampled_prompt_ids=list(r.prompt_ids) if r.train_prompt_ids is not None else None,
                 ))
             out.append(group)
         return out

@@ -46,7 +46,8 @@ def register(cls: type[RescueStrategy]) -> type[RescueStrategy]:
 
 
 def _builtin() -> None:
-    from scaffold_rl.strategies import dynamic_sampling, grpo, reference, scaf_grpo, seele  # noqa: F401 registers
+    from scaffold_rl.strategies import (  # noqa: F401 registers
+        dynamic_sampling, grpo, guide, luffy, pope, questa, reference, scaf_grpo, seele, self_hint)
 
 
 def strategy_class(config) -> type[RescueStrategy]:

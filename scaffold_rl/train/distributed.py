@@ -38,7 +38,13 @@ COUNTS = {"tokens_generated", "verifier_timeouts", "scaf/all_wrong_before", "sca
           "scaf/reference_rejected", "scaf/replaced", "scaf/rescued", "scaf/search_samples", "scaf/search_tokens",
           "scaf/triggered", "seele/cold_start", "seele/fit_failures", "seele/fit_too_few", "seele/fits",
           "seele/no_solution", "cliff/graduations"}
-COUNT_PREFIXES = ("scaf/level/", "dapo/dropped", "dapo/extra_", "dapo/filled_", "dapo/surplus_")
+COUNTS |= {"guide/no_hint", "guide/guided_samples", "pope/searched", "pope/search_samples", "pope/search_tokens",
+           "pope/no_sufficient_prefix", "pope/no_prefix", "questa/known_hard", "questa/found_hard", "questa/no_prefix",
+           "luffy/off_policy_rows", "luffy/no_reference", "luffy/reference_rejected", "self_hint/requests",
+           "self_hint/written", "self_hint/parse_failures", "self_hint/no_solution", "self_hint/answer_leaks",
+           "self_hint/write_tokens"}
+COUNT_PREFIXES = ("scaf/level/", "dapo/dropped", "dapo/extra_", "dapo/filled_", "dapo/surplus_", "guide/tier/",
+                  "self_hint/level/")
 
 
 def average_stats(per_process: list[dict[str, float]]) -> dict[str, float]:

@@ -27,6 +27,7 @@ hf_logging.disable_progress_bar()
 
 from scaffold_rl.rollout.sampler import RolloutStage
 from scaffold_rl.runtime import COMPLETE_MARKER, last_complete_checkpoint, set_threads  # noqa: F401 - re-exported
+from scaffold_rl.train.offpolicy import CODES, IMPORTANCE, OFF_POLICY, aggregate, token_losses
 from scaffold_rl.types import Batch, Problem
 
 STATE_FILE = "scaffold_state.json"
@@ -177,6 +178,11 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
     so TRL neither clips nor normalises over them) and get a supervised term instead:
     `hint_nll_weight` x the token-mean negative log-likelihood over all such tokens of the micro-batch, taken
     from the same forward pass as the policy loss (and the same temperature-scaled log-probs TRL uses).
+
+    Rows whose `Rollout.estimator` is not "on_policy" (Guide-GRPO's importance-corrected hinted samples, LUFFY's
+    off-policy traces) are kept out of TRL's surrogate and get their own per-token loss from the same forward pass,
+    aggregated with TRL's normaliser (train/offpolicy.py). Importance rows carry the behaviour log-probs of their
+    hinted sampling context, computed once per rollout batch by a no-grad forward (`behaviour_logps`).
     """
 
     def __init__(self, *, model, tokenizer, args: GRPOConfig, problems: list[Problem], stage_factory,
@@ -191,6 +197,7 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         self.max_prompt_tokens = max_prompt_tokens
         self._rollout_rows = None
         self._hint_nll_counts: list[int] | None = None  # per row of the last rollout: leading tokens under NLL
+        self._row_estimators: dict | None = None  # per row of the last rollout: estimator codes, gammas, prompts
         self._capture_logps = False
         self._captured_logps = None
         self.last_batch: Batch | None = None
@@ -208,7 +215,19 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         self._rollout_rows = inputs  # rollout_func only receives prompt texts; keep the rows it came from
         self._hint_nll_counts = None
+        self._row_estimators = None
         out = super()._generate_and_score_completions(inputs)
+        rows = self._row_estimators
+        if rows is not None and any(rows["codes"]):
+            if len(rows["codes"]) != out["completion_ids"].size(0):
+                raise RuntimeError("row estimators out of sync with the completions")
+            self._demote_zero_advantage_importance_rows(rows, out["advantages"])
+        if rows is not None and any(rows["codes"]):
+            device = out["completion_ids"].device
+            out["row_estimator"] = torch.tensor(rows["codes"], dtype=torch.long, device=device)
+            out["row_gamma"] = torch.tensor(rows["gammas"], dtype=torch.float32, device=device)
+            if IMPORTANCE in rows["codes"]:
+                out["behaviour_logps"] = self._behaviour_logps(out, rows["sampled"])
         counts = self._hint_nll_counts
         # absent when no row has NLL hint tokens (nothing to do or log); with several processes always present, so
         # every process takes part in the token count's all-gather in _hint_nll_term
@@ -221,6 +240,42 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
             limit = torch.tensor(counts, device=mask.device)
             out["hint_nll_mask"] = (positions[None, :] < limit[:, None]).to(mask.dtype) * mask
         return out
+
+    @staticmethod
+    def _demote_zero_advantage_importance_rows(rows: dict, advantages) -> None:
+        """An importance row with a zero advantage (a guided group that stayed all wrong) has no policy term:
+        -min(rho x 0, clip(rho) x 0) = 0 whatever rho is, so its loss is that of an on-policy row (the KL term
+        alone when train.beta > 0, normalised alike). It becomes one, and needs no behaviour forward: Guide pays
+        (in work["trained"]) only for the rows whose ratio can move the weights."""
+        for i, a in enumerate(advantages.tolist()):
+            if rows["codes"][i] == IMPORTANCE and a == 0.0:
+                rows["codes"][i], rows["sampled"][i] = CODES["on_policy"], None
+
+    @torch.no_grad()
+    def _behaviour_logps(self, out, sampled_prompts: list) -> torch.Tensor:
+        """(B, C) log-probs of each importance row's completion under the prompt it was sampled from (0 on other
+        rows): the same temperature-scaled log-probs TRL's loss uses, with the weights that sampled it. Its tokens
+        (sampled prompt + completion) count as work["trained"], like a row of the loss's forward pass: the
+        forward is Guide-GRPO's own cost, so arms at equal train.max_tokens pay for it (a no-grad forward costs
+        about a third of a forward + backward, so this over-counts it, on the safe side)."""
+        from trl.models.utils import disable_gradient_checkpointing
+        from trl.trainer.utils import pad
+
+        index = [i for i, ids in enumerate(sampled_prompts) if ids is not None]
+        device = out["completion_ids"].device
+        prompts = [torch.tensor(sampled_prompts[i], dtype=torch.long) for i in index]
+        prompt_ids = pad(prompts, padding_value=self._tokenizer.pad_token_id, padding_side="left").to(device)
+        prompt_mask = pad([torch.ones_like(p) for p in prompts], padding_value=0, padding_side="left").to(device)
+        completion_ids, completion_mask = out["completion_ids"][index], out["completion_mask"][index]
+        if self.model.training:  # a forward over prompt + completion like the loss's: work of this strategy
+            self.work["trained"] += int(prompt_mask.sum().item() + completion_mask.sum().item())
+        with disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
+            logps, _, _ = self._get_per_token_logps_and_entropies(
+                self.model, torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1),
+                completion_ids.size(1), batch_size=self.args.per_device_train_batch_size)
+        full = torch.zeros(out["completion_ids"].shape, dtype=logps.dtype, device=device)
+        full[index] = logps
+        return full
 
     def _rollout(self, prompts, trainer) -> dict:
         rows = self._rollout_rows
@@ -260,6 +315,7 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
         for key, value in batch.stats.items():
             self._metrics["train"][key].append(float(value))
         prompt_ids, completion_ids, env_mask, rewards, nll_counts = [], [], [], [], []
+        estimators = {"codes": [], "gammas": [], "sampled": []}
         for group in batch.groups:
             if len(group.rollouts) != g:
                 raise RuntimeError(f"strategy returned a group of {len(group.rollouts)} rollouts, expected {g}")
@@ -277,9 +333,24 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
                 env_mask.append([0] * h + [1] * (len(r.completion_ids) - h))
                 nll_counts.append(h)
                 rewards.append(r.reward)
+                self._add_estimator(r, h, estimators)
         self._hint_nll_counts = nll_counts
+        self._row_estimators = estimators
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None,
                 "env_mask": env_mask, "scaffold_reward": rewards}
+
+    @staticmethod
+    def _add_estimator(r, nll_tokens: int, rows: dict) -> None:
+        """Record how the row's tokens enter the policy loss (its estimator code, shaping gamma, sampling prompt)."""
+        code = CODES[r.estimator]
+        if code and nll_tokens:
+            raise RuntimeError(f"problem {r.problem.id}: a {r.estimator} row cannot also carry hint-NLL tokens")
+        if code == IMPORTANCE and (r.sampled_prompt_ids is None or r.hint_token_count):
+            raise RuntimeError(f"problem {r.problem.id}: an importance row needs the prompt it was sampled from "
+                               "(Rollout.sampled_prompt_ids) and no forced tokens in its completion")
+        rows["codes"].append(code)
+        rows["gammas"].append(float("nan") if r.shaping_gamma is None else float(r.shaping_gamma))
+        rows["sampled"].append(r.sampled_prompt_ids if code == IMPORTANCE else None)
 
     # --- loss: skip the forward/backward of rows that cannot contribute -----------------------------------
     def _compute_loss(self, model, inputs):
@@ -331,16 +402,57 @@ class ScaffoldGRPOTrainer(GRPOTrainer):
 
     def _policy_loss(self, model, inputs, capture: bool):
         """TRL's loss; with `capture`, also the per-token log-probs of its forward pass (for the hint NLL). Every
-        row that goes through the loss's forward and backward passes is counted here (work["trained"])."""
+        row that goes through the loss's forward and backward passes is counted here (work["trained"]). Rows with
+        an importance or off-policy estimator get their own per-token loss instead (`_off_policy_loss`)."""
         if self.model.training:
             self.work["trained"] += int(inputs["prompt_mask"].sum().item() + inputs["completion_mask"].sum().item())
-        self._capture_logps, self._captured_logps = capture, None
+        codes = inputs.get("row_estimator")
+        special = codes is not None and bool((codes != 0).any())
+        if special:
+            plain = inputs
+            inputs = dict(inputs)  # TRL's surrogate sees the plain rows only: their tokens leave its loss mask
+            tool = plain.get("tool_mask")
+            tool = torch.ones_like(plain["completion_mask"]) if tool is None else tool
+            inputs["tool_mask"] = tool * (codes == 0).unsqueeze(1).to(tool.dtype)
+        self._capture_logps, self._captured_logps = capture or special, None
         try:
             loss = super()._compute_loss(model, inputs)
         finally:
             self._capture_logps = False
         logps, self._captured_logps = self._captured_logps, None
+        if special:
+            loss = self._off_policy_loss(loss, logps, plain, inputs["tool_mask"])
         return loss, logps
+
+    def _off_policy_loss(self, trl_loss, logps, inputs, plain_tool_mask):
+        """TRL's loss over the plain rows plus the importance / off-policy rows' per-token losses, normalised as
+        TRL normalises `loss_type` over all rows (train/offpolicy.py); logs the ratios and shaping weights."""
+        if self.importance_sampling_level != "token":
+            raise ValueError("guide / luffy rows need importance_sampling_level='token'")
+        mode = "train" if self.model.training else "eval"
+        completion_mask = inputs["completion_mask"]
+        tool = inputs.get("tool_mask")
+        full_mask = completion_mask if tool is None else completion_mask * tool
+        codes = inputs["row_estimator"]
+        special_mask = full_mask * (codes != 0).unsqueeze(1).to(full_mask.dtype)
+        per_token, stats = token_losses(
+            logps, inputs["advantages"], codes, inputs.get("behaviour_logps"), inputs["row_gamma"],
+            self.epsilon_low, self.epsilon_high, ref_logps=inputs.get("ref_per_token_logps"), beta=self.beta)
+        accumulation = self.current_gradient_accumulation_steps if mode == "train" else 1.0
+        extra = aggregate(per_token, special_mask, self.loss_type, full_mask=full_mask,
+                          max_completion_length=self.max_completion_length, num_items=inputs["num_items_in_batch"],
+                          accumulation=accumulation, processes=self.accelerator.num_processes,
+                          steps_per_generation=self.args.steps_per_generation, training=mode == "train")
+        if self.loss_type == "bnpo":  # TRL normalised its part by the plain tokens alone; bring it to all tokens
+            plain_mask = completion_mask * plain_tool_mask
+            trl_loss = trl_loss * (plain_mask.sum().clamp(min=1.0) / full_mask.sum().clamp(min=1.0))
+        for key, name, code in (("ratio", "guide/ratio_mean", IMPORTANCE),
+                                ("clipped", "guide/clipped_frac", IMPORTANCE), ("prob", "luffy/prob_mean", OFF_POLICY),
+                                ("grad_weight", "luffy/grad_weight_mean", OFF_POLICY)):
+            if key in stats:
+                m = full_mask * (codes == code).unsqueeze(1).to(full_mask.dtype)
+                self._metrics[mode][name].append(float((stats[key] * m).sum() / m.sum().clamp(min=1.0)))
+        return trl_loss + extra
 
     def _get_per_token_logps_and_entropies(self, *args, **kwargs):
         out = super()._get_per_token_logps_and_entropies(*args, **kwargs)
