@@ -20,6 +20,7 @@ import random
 import re
 from dataclasses import asdict, dataclass, replace
 
+from scaffold_rl.data.mixture import level_mixture
 from scaffold_rl.types import Problem
 
 ANSWER_PATTERN = r"A:(-?\d+)"
@@ -153,15 +154,8 @@ class ArithmeticTask:
 
     def mixture(self, split: str, weights: dict[int, float], n: int, seed: int = 0) -> list[Problem]:
         """n problems whose levels follow `weights` (level -> share); deterministic in (task seed, seed)."""
-        rng = random.Random(f"mix:{self.seed}:{seed}:{split}")
-        levels = sorted(weights)
-        counters = {lv: 0 for lv in levels}
-        out = []
-        for _ in range(n):
-            lv = rng.choices(levels, weights=[weights[x] for x in levels])[0]
-            out.append(self.problem(split, lv, seed * 1_000_000 + counters[lv]))
-            counters[lv] += 1
-        return out
+        return level_mixture(f"mix:{self.seed}:{seed}:{split}", weights, n, seed,
+                             lambda level, index: self.problem(split, level, index))
 
     def is_test(self, problem: Problem) -> bool:
         question = problem.prompt[2:].split("=?", 1)[0]

@@ -24,10 +24,10 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import random
 from collections import OrderedDict
 from typing import Any
 
+from scaffold_rl.data.mixture import level_mixture
 from scaffold_rl.types import Problem
 
 ANSWER_PATTERN = r"(?s)<answer>\s?(.*?)\s?</answer>"  # rg's extract_answer: the last tag, one space trimmed
@@ -217,17 +217,10 @@ class ReasoningGymSource:
 
     def mixture(self, split: str, weights: dict[int, float], n: int, seed: int = 0) -> list[Problem]:
         """n problems whose levels follow `weights` (level -> share); deterministic in (task seed, seed)."""
-        levels = sorted(lv for lv, w in weights.items() if w > 0)
-        for lv in levels:
-            self.check_level(lv)
-        rng = random.Random(f"rg-mix:{self.name}:{self.seed}:{seed}:{split}")
-        counters = {lv: 0 for lv in levels}
-        out = []
-        for _ in range(n):
-            lv = rng.choices(levels, weights=[weights[x] for x in levels])[0]
-            out.append(self.problem(split, lv, seed * 1_000_000 + counters[lv]))
-            counters[lv] += 1
-        return out
+        for level in (lv for lv, w in weights.items() if w > 0):
+            self.check_level(level)
+        return level_mixture(f"rg-mix:{self.name}:{self.seed}:{seed}:{split}", weights, n, seed,
+                             lambda level, index: self.problem(split, level, index))
 
     def make_problem(self, item: dict, level: int, split: str) -> Problem:
         question, answer = str(item["question"]), str(item["answer"])
